@@ -1,0 +1,116 @@
+#include "kvm/mem.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#ifndef MFD_HUGETLB
+#define MFD_HUGETLB 0x0004U
+#endif
+
+static void gmem_add_region(struct gmem *m, uint64_t gpa, uint64_t size, uint64_t offset)
+{
+	struct gmem_region *r = &m->regions[m->nregions++];
+
+	r->gpa = gpa;
+	r->size = size;
+	r->offset = offset;
+}
+
+int gmem_init(struct gmem *m, uint64_t size, unsigned flags)
+{
+	unsigned mfd_flags = MFD_CLOEXEC;
+	uint64_t low;
+	int err;
+
+	memset(m, 0, sizeof(*m));
+	m->fd = -1;
+	if (size == 0 || size % 4096)
+		return -EINVAL;
+	if (flags & GMEM_HUGEPAGES) {
+		if (size % (2u << 20))
+			return -EINVAL;
+		mfd_flags |= MFD_HUGETLB;
+	}
+	m->fd = memfd_create("lodge-guest-ram", mfd_flags);
+	if (m->fd < 0)
+		return -errno;
+	if (ftruncate(m->fd, (off_t)size) < 0)
+		goto fail;
+	m->host = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, m->fd, 0);
+	if (m->host == MAP_FAILED) {
+		m->host = NULL;
+		goto fail;
+	}
+	m->total = size;
+	low = size < GMEM_HOLE_START ? size : GMEM_HOLE_START;
+	gmem_add_region(m, 0, low, 0);
+	if (size > low)
+		gmem_add_region(m, GMEM_HOLE_END, size - low, low);
+	return 0;
+fail:
+	err = -errno;
+	gmem_destroy(m);
+	return err;
+}
+
+void gmem_destroy(struct gmem *m)
+{
+	if (m->host)
+		munmap(m->host, m->total);
+	if (m->fd >= 0)
+		close(m->fd);
+	memset(m, 0, sizeof(*m));
+	m->fd = -1;
+}
+
+void *gmem_ptr(const struct gmem *m, uint64_t gpa, uint64_t len)
+{
+	for (unsigned i = 0; i < m->nregions; i++) {
+		const struct gmem_region *r = &m->regions[i];
+
+		/* Written so that no sum can overflow: gpa >= r->gpa first. */
+		if (gpa < r->gpa || gpa - r->gpa >= r->size)
+			continue;
+		if (len > r->size - (gpa - r->gpa))
+			return NULL;
+		return m->host + r->offset + (gpa - r->gpa);
+	}
+	return NULL;
+}
+
+int gmem_read(const struct gmem *m, uint64_t gpa, void *dst, uint64_t len)
+{
+	const void *p = gmem_ptr(m, gpa, len);
+
+	if (!p)
+		return len ? -EFAULT : 0;
+	memcpy(dst, p, len);
+	return 0;
+}
+
+int gmem_write(const struct gmem *m, uint64_t gpa, const void *src, uint64_t len)
+{
+	void *p = gmem_ptr(m, gpa, len);
+
+	if (!p)
+		return len ? -EFAULT : 0;
+	memcpy(p, src, len);
+	return 0;
+}
+
+int gmem_zero(const struct gmem *m, uint64_t gpa, uint64_t len)
+{
+	void *p = gmem_ptr(m, gpa, len);
+
+	if (!p)
+		return len ? -EFAULT : 0;
+	memset(p, 0, len);
+	return 0;
+}
+
+uint64_t gmem_low_end(const struct gmem *m)
+{
+	return m->nregions ? m->regions[0].size : 0;
+}
