@@ -28,7 +28,7 @@ struct acpi_config {
 	uint16_t sleep_sts_port;        /* FADT SLEEP_STATUS_REG, 8-bit I/O */
 	uint16_t reset_port;            /* FADT RESET_REG, 8-bit I/O */
 	uint8_t reset_value;
-	uint16_t com1_port;             /* described as PNP0501 in the DSDT */
+	uint16_t com1_port;             /* described as PNP0501 in the DSDT; 0: no COM1 */
 	uint8_t com1_irq;
 	unsigned nmmio;
 	struct acpi_mmio_dev mmio[ACPI_MAX_MMIO_DEVS];

@@ -1,0 +1,46 @@
+/* vCPUs: creation, boot register state, the run loop on its own thread, register dumps. */
+#ifndef LODGE_KVM_VCPU_H
+#define LODGE_KVM_VCPU_H
+
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "boot/boot.h"
+#include "util/err.h"
+
+struct vm;
+
+struct vcpu {
+	struct vm *vm;
+	unsigned id;                    /* vCPU index = APIC ID */
+	int fd;
+	struct kvm_run *run;
+	pthread_t thread;
+	bool started;
+	/* Statistics, read after the thread ends. */
+	unsigned long exits_io, exits_mmio, exits_other;
+};
+
+/* Create vCPU (id) of (vm), set its CPUID, MSRs, LAPIC LINT pins and FPU. 0 or -errno. */
+int vcpu_create(struct vcpu *c, struct vm *vm, unsigned id, struct err *e);
+
+/* Load the boot state (registers, segments, paging) that (entry) asks for into the BSP. */
+int vcpu_set_boot_state(struct vcpu *c, const struct boot_entry *entry, struct err *e);
+
+/* Start the thread running KVM_RUN until the VM exits; 0 or -errno. */
+int vcpu_start(struct vcpu *c);
+
+/* Make a running vCPU leave KVM_RUN (any thread). */
+void vcpu_kick(struct vcpu *c);
+
+/* Wait for the thread and close the fds. */
+void vcpu_destroy(struct vcpu *c);
+
+/* Print the vCPU's registers to stderr (for fatal guest errors). */
+void vcpu_dump(struct vcpu *c);
+
+/* Install the kick signal handler once per process; 0 or -errno. */
+int vcpu_init_signals(void);
+
+#endif

@@ -1,0 +1,352 @@
+#include "vmm/vm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "arch/x86/layout.h"
+#include "boot/boot.h"
+#include "devices/device.h"
+#include "kvm/vcpu.h"
+#include "util/log.h"
+
+/* A file mapped read-only for the loaders. */
+struct mapped_file {
+	uint8_t *data;
+	size_t size;
+};
+
+static int map_file(const char *path, const char *what, struct mapped_file *f, struct err *e)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	f->data = NULL;
+	f->size = 0;
+	if (fd < 0)
+		return errf(e, -errno, "%s %s: %s", what, path, strerror(errno));
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return errf(e, -EINVAL, "%s %s: not a regular file", what, path);
+	}
+	if (st.st_size == 0) {
+		close(fd);
+		return errf(e, -EINVAL, "%s %s: empty file", what, path);
+	}
+	f->data = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (f->data == MAP_FAILED) {
+		f->data = NULL;
+		return errf(e, -errno, "%s %s: %s", what, path, strerror(errno));
+	}
+	f->size = (size_t)st.st_size;
+	return 0;
+}
+
+static void unmap_file(struct mapped_file *f)
+{
+	if (f->data)
+		munmap(f->data, f->size);
+	f->data = NULL;
+}
+
+bool vm_exiting(const struct vm *vm)
+{
+	return atomic_load(&vm->state) >= VM_EXITING;
+}
+
+void vm_request_exit(struct vm *vm, int status, const char *why)
+{
+	int expected = VM_RUNNING;
+	uint64_t one = 1;
+
+	if (!atomic_compare_exchange_strong(&vm->state, &expected, VM_EXITING)) {
+		expected = VM_CREATED;
+		if (!atomic_compare_exchange_strong(&vm->state, &expected, VM_EXITING))
+			return; /* an earlier request won */
+	}
+	atomic_store(&vm->exit_status, status);
+	log_info("vm", "exit with status %d: %s", status, why);
+	if (write(vm->exit_fd, &one, sizeof(one)) < 0)
+		log_warn("vm", "exit eventfd: %s", strerror(errno));
+}
+
+int vm_irq_line(struct vm *vm, unsigned gsi, int level)
+{
+	return kvm_irq_line(&vm->kvm, gsi, level);
+}
+
+int vm_alloc_mmio_slot(struct vm *vm, uint64_t *base, unsigned *gsi)
+{
+	/* IOAPIC pins GSI_VIRTIO_BASE..23 are free for devices. */
+	if (vm->next_virtio_slot >= 24 - GSI_VIRTIO_BASE)
+		return -ENOSPC;
+	*base = LAYOUT_VIRTIO_MMIO + vm->next_virtio_slot * LAYOUT_VIRTIO_SLOT;
+	*gsi = GSI_VIRTIO_BASE + vm->next_virtio_slot;
+	vm->next_virtio_slot++;
+	return 0;
+}
+
+static int vm_init_devices(struct vm *vm, struct err *e)
+{
+	const struct device_desc *const *list;
+	unsigned n = device_list(&list);
+
+	for (unsigned i = 0; i < n; i++) {
+		struct vm_device *d = &vm->devices[vm->ndevices];
+		int r;
+
+		if (vm->ndevices == sizeof(vm->devices) / sizeof(vm->devices[0]))
+			return errf(e, -ENOSPC, "too many devices");
+		d->desc = list[i];
+		d->state = NULL;
+		vm->ndevices++;
+		r = list[i]->init(vm, &d->state, e);
+		if (r < 0)
+			return r;
+		log_debug("vm", "device %s ready", list[i]->name);
+	}
+	return 0;
+}
+
+static int vm_build_acpi(struct vm *vm, struct err *e)
+{
+	uint8_t *buf = gmem_ptr(&vm->mem, LAYOUT_ACPI, LAYOUT_ACPI_END - LAYOUT_ACPI);
+	long n;
+
+	vm->acpi.ncpus = vm->ncpus;
+	vm->acpi.lapic_addr = LAYOUT_LAPIC;
+	vm->acpi.ioapic_addr = LAYOUT_IOAPIC;
+	vm->acpi.ioapic_id = 0;
+	if (!buf)
+		return errf(e, -EFAULT, "guest RAM does not cover the ACPI area");
+	n = acpi_build(&vm->acpi, buf, LAYOUT_ACPI_END - LAYOUT_ACPI, LAYOUT_ACPI);
+	if (n < 0)
+		return errf(e, (int)n, "building ACPI tables: %s", strerror((int)-n));
+	return 0;
+}
+
+/* Read the kernel, initrd and modules, and let the loaders place them. */
+static int vm_load_kernel(struct vm *vm, struct boot_entry *entry, struct err *e)
+{
+	const struct vm_config *cfg = vm->cfg;
+	struct mapped_file kernel = { 0 }, initrd = { 0 };
+	struct mapped_file mods[CONFIG_MAX_MODULES] = { 0 };
+	struct boot_module bmods[CONFIG_MAX_MODULES];
+	char *modpath[CONFIG_MAX_MODULES] = { 0 };
+	struct boot_input in = {
+		.cmdline = cfg->cmdline ? cfg->cmdline : CONFIG_DEFAULT_CMDLINE,
+		.e820 = &vm->e820,
+		.rsdp_gpa = LAYOUT_ACPI,
+		.modules = bmods,
+	};
+	int r;
+
+	r = map_file(cfg->kernel_path, "kernel", &kernel, e);
+	if (r == 0 && cfg->initrd_path)
+		r = map_file(cfg->initrd_path, "initrd", &initrd, e);
+	for (unsigned i = 0; r == 0 && i < cfg->nmodules; i++) {
+		/* "PATH[ ARGS]": the module's string is the whole spec, as GRUB passes it. */
+		modpath[i] = strndup(cfg->modules[i], strcspn(cfg->modules[i], " "));
+		if (!modpath[i]) {
+			r = errf(e, -ENOMEM, "out of memory");
+			break;
+		}
+		r = map_file(modpath[i], "module", &mods[i], e);
+		bmods[i] = (struct boot_module){ mods[i].data, mods[i].size, cfg->modules[i] };
+		in.nmodules = i + 1;
+	}
+	if (r == 0) {
+		in.kernel = kernel.data;
+		in.kernel_size = kernel.size;
+		in.initrd = initrd.data;
+		in.initrd_size = initrd.size;
+		r = boot_load(&vm->mem, &in, entry, e);
+		if (r < 0)
+			errprefix(e, r, cfg->kernel_path);
+	}
+	unmap_file(&kernel);
+	unmap_file(&initrd);
+	for (unsigned i = 0; i < cfg->nmodules; i++) {
+		unmap_file(&mods[i]);
+		free(modpath[i]);
+	}
+	return r;
+}
+
+static int vm_create_vcpus(struct vm *vm, const struct boot_entry *entry, struct err *e)
+{
+	int r;
+
+	vm->vcpus = calloc(vm->ncpus, sizeof(*vm->vcpus));
+	if (!vm->vcpus)
+		return errf(e, -ENOMEM, "out of memory");
+	for (unsigned i = 0; i < vm->ncpus; i++)
+		vm->vcpus[i].fd = -1;
+	for (unsigned i = 0; i < vm->ncpus; i++) {
+		r = vcpu_create(&vm->vcpus[i], vm, i, e);
+		if (r < 0)
+			return r;
+	}
+	return vcpu_set_boot_state(&vm->vcpus[0], entry, e);
+}
+
+int vm_create(struct vm *vm, const struct vm_config *cfg, struct err *e)
+{
+	struct boot_entry entry;
+	const char *kvm_path = cfg->kvm_path ? cfg->kvm_path : "/dev/kvm";
+	int r;
+
+	memset(vm, 0, sizeof(*vm));
+	vm->cfg = cfg;
+	vm->kvm.sys_fd = vm->kvm.vm_fd = -1;
+	vm->mem.fd = -1;
+	vm->loop.epfd = vm->loop.stop_fd = -1;
+	vm->pio.name = "pio";
+	vm->mmio.name = "mmio";
+	vm->ncpus = cfg->vcpus;
+	atomic_store(&vm->state, VM_CREATED);
+	vm->signal_fd = -1;
+	vm->exit_fd = eventfd(0, EFD_CLOEXEC);
+	if (vm->exit_fd < 0)
+		return errf(e, -errno, "eventfd: %s", strerror(errno));
+	r = loop_init(&vm->loop);
+	if (r < 0)
+		return errf(e, r, "epoll: %s", strerror(-r));
+	r = kvm_open(&vm->kvm, kvm_path, e);
+	if (r < 0)
+		return r;
+	if (vm->ncpus > (unsigned)vm->kvm.max_vcpus)
+		return errf(e, -EINVAL, "--cpus %u: KVM allows at most %d", vm->ncpus,
+			    vm->kvm.max_vcpus);
+	r = gmem_init(&vm->mem, cfg->mem_mib << 20, cfg->hugepages ? GMEM_HUGEPAGES : 0);
+	if (r < 0)
+		return errf(e, r, "guest memory (%" PRIu64 " MiB%s): %s", cfg->mem_mib,
+			    cfg->hugepages ? ", huge pages" : "", strerror(-r));
+	r = kvm_map_memory(&vm->kvm, &vm->mem, e);
+	if (r < 0)
+		return r;
+	r = e820_build(&vm->e820, &vm->mem);
+	if (r < 0)
+		return errf(e, r, "--memory %" PRIu64 ": too small for the memory map", cfg->mem_mib);
+	r = vm_init_devices(vm, e);
+	if (r < 0)
+		return r;
+	r = vm_build_acpi(vm, e);
+	if (r < 0)
+		return r;
+	r = vm_load_kernel(vm, &entry, e);
+	if (r < 0)
+		return r;
+	log_info("vm", "%s kernel, entry 0x%" PRIx64 ", %u vCPU(s), %" PRIu64 " MiB",
+		 entry.format, entry.rip, vm->ncpus, cfg->mem_mib);
+	return vm_create_vcpus(vm, &entry, e);
+}
+
+static void vm_signal(void *opaque, uint32_t events)
+{
+	struct vm *vm = opaque;
+	struct signalfd_siginfo si;
+	char why[48];
+
+	(void)events;
+	if (read(vm->signal_fd, &si, sizeof(si)) != sizeof(si))
+		return;
+	snprintf(why, sizeof(why), "%s received", strsignal((int)si.ssi_signo));
+	vm_request_exit(vm, VM_STATUS_SIGNAL, why);
+}
+
+static void *vm_io_thread(void *arg)
+{
+	struct vm *vm = arg;
+	int r = loop_run(&vm->loop);
+
+	if (r < 0)
+		vm_request_exit(vm, VM_STATUS_HOST, "I/O loop failed");
+	return NULL;
+}
+
+int vm_run(struct vm *vm)
+{
+	sigset_t sigs;
+	uint64_t v;
+	int r;
+
+	r = vcpu_init_signals();
+	if (r < 0)
+		return VM_STATUS_HOST;
+	/* SIGINT/SIGTERM reach the I/O loop through a signalfd; no thread takes them directly. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	vm->signal_fd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (vm->signal_fd >= 0)
+		loop_add(&vm->loop, vm->signal_fd, EPOLLIN, vm_signal, vm);
+
+	{
+		int expected = VM_CREATED;
+
+		atomic_compare_exchange_strong(&vm->state, &expected, VM_RUNNING);
+	}
+	if (pthread_create(&vm->io_thread, NULL, vm_io_thread, vm) == 0)
+		vm->io_started = true;
+	else
+		vm_request_exit(vm, VM_STATUS_HOST, "cannot start the I/O thread");
+	for (unsigned i = 0; i < vm->ncpus && !vm_exiting(vm); i++) {
+		r = vcpu_start(&vm->vcpus[i]);
+		if (r < 0)
+			vm_request_exit(vm, VM_STATUS_HOST, "cannot start a vCPU thread");
+	}
+	while (read(vm->exit_fd, &v, sizeof(v)) < 0 && errno == EINTR)
+		;
+	for (unsigned i = 0; i < vm->ncpus; i++)
+		vcpu_kick(&vm->vcpus[i]);
+	for (unsigned i = 0; i < vm->ncpus; i++)
+		vcpu_destroy(&vm->vcpus[i]);
+	loop_stop(&vm->loop);
+	if (vm->io_started) {
+		pthread_join(vm->io_thread, NULL);
+		vm->io_started = false;
+	}
+	if (vm->signal_fd >= 0) {
+		loop_del(&vm->loop, vm->signal_fd);
+		close(vm->signal_fd);
+		vm->signal_fd = -1;
+	}
+	atomic_store(&vm->state, VM_DONE);
+	return atomic_load(&vm->exit_status);
+}
+
+void vm_destroy(struct vm *vm)
+{
+	if (vm->vcpus) {
+		for (unsigned i = 0; i < vm->ncpus; i++)
+			if (vm->vcpus[i].vm)
+				vcpu_destroy(&vm->vcpus[i]);
+		free(vm->vcpus);
+		vm->vcpus = NULL;
+	}
+	for (unsigned i = vm->ndevices; i-- > 0;)
+		if (vm->devices[i].desc->fini)
+			vm->devices[i].desc->fini(vm, vm->devices[i].state);
+	vm->ndevices = 0;
+	loop_destroy(&vm->loop);
+	bus_destroy(&vm->pio);
+	bus_destroy(&vm->mmio);
+	gmem_destroy(&vm->mem);
+	kvm_close(&vm->kvm);
+	if (vm->exit_fd >= 0)
+		close(vm->exit_fd);
+	vm->exit_fd = -1;
+}

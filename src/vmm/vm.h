@@ -1,0 +1,93 @@
+/*
+ * A virtual machine: its KVM VM, guest memory, buses, devices, vCPU threads
+ * and I/O thread, and its lifecycle (created -> running -> exiting -> done).
+ * This is the interface devices use: claim bus ranges, raise interrupts,
+ * reach guest memory, register fds with the I/O loop, end the VM.
+ */
+#ifndef LODGE_VMM_VM_H
+#define LODGE_VMM_VM_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "arch/x86/acpi.h"
+#include "arch/x86/e820.h"
+#include "devices/bus.h"
+#include "io/loop.h"
+#include "kvm/kvm.h"
+#include "kvm/mem.h"
+#include "util/err.h"
+#include "vmm/config.h"
+
+struct vcpu;
+struct device_desc;
+
+/* Exit statuses of `lodge run` (docs/GUEST-ABI.md). Debug-exit statuses are odd. */
+enum vm_status {
+	VM_STATUS_OFF = 0,              /* guest powered off or reset */
+	VM_STATUS_USAGE = 2,            /* bad flags, config or input files */
+	VM_STATUS_TRIPLE_FAULT = 4,     /* KVM_EXIT_SHUTDOWN */
+	VM_STATUS_INTERNAL = 6,         /* KVM internal error, failed entry, unknown exit */
+	VM_STATUS_HOST = 8,             /* host error while running */
+	VM_STATUS_SIGNAL = 10,          /* SIGINT/SIGTERM */
+};
+
+enum vm_state { VM_CREATED, VM_RUNNING, VM_EXITING, VM_DONE };
+
+struct vm_device {
+	const struct device_desc *desc;
+	void *state;
+};
+
+struct vm {
+	const struct vm_config *cfg;
+	struct kvm kvm;
+	struct gmem mem;
+	struct bus pio, mmio;
+	struct e820_map e820;
+	struct acpi_config acpi;        /* devices add DSDT entries during init */
+	struct loop loop;
+	pthread_t io_thread;
+	bool io_started;
+
+	unsigned ncpus;
+	struct vcpu *vcpus;
+
+	unsigned ndevices;
+	struct vm_device devices[64];
+
+	unsigned next_virtio_slot;      /* MMIO slots handed out so far */
+
+	_Atomic int state;              /* enum vm_state */
+	_Atomic int exit_status;
+	int exit_fd;                    /* eventfd written once the VM should end */
+	int signal_fd;                  /* SIGINT/SIGTERM, served by the I/O loop */
+};
+
+/* Build the whole VM from (cfg): KVM, memory, devices, tables, kernel, vCPUs. 0 or -errno. */
+int vm_create(struct vm *vm, const struct vm_config *cfg, struct err *e);
+
+/* Start the vCPU and I/O threads, wait for the guest to end, stop everything; returns the exit status. */
+int vm_run(struct vm *vm);
+
+/* Free everything vm_create made (safe on a half-built VM). */
+void vm_destroy(struct vm *vm);
+
+/*
+ * End the VM with (status) (the first request wins); callable from any
+ * thread. (why) is logged at info level.
+ */
+void vm_request_exit(struct vm *vm, int status, const char *why);
+
+/* True once an exit has been requested. */
+bool vm_exiting(const struct vm *vm);
+
+/* Set interrupt line (gsi) to (level) in the in-kernel irqchip. */
+int vm_irq_line(struct vm *vm, unsigned gsi, int level);
+
+/* Reserve the next virtio-mmio slot: its base address and GSI. -ENOSPC when none left. */
+int vm_alloc_mmio_slot(struct vm *vm, uint64_t *base, unsigned *gsi);
+
+#endif
