@@ -37,11 +37,10 @@ static int bz_parse_layout(const uint8_t *k, size_t size, struct bz_hdr *h, stru
 		return errf(e, -ENOEXEC, "not a bzImage: no boot sector signature 0xAA55 at 0x1fe");
 	if (le32(k + LINUX_HDR_MAGIC_OFF) != LINUX_HDR_MAGIC)
 		return errf(e, -ENOEXEC, "not a bzImage: no \"HdrS\" setup header signature at 0x202");
-	if (size < LINUX_HDR_LEN_OFF + 1 + LINUX_SECTOR)
-		return errf(e, -ENOEXEC, "bzImage truncated (%zu bytes)", size);
 	h->hdr_end = LINUX_HDR_MAGIC_OFF + k[LINUX_HDR_LEN_OFF];
 	sects = k[LINUX_SETUP_SECTS_OFF] ? k[LINUX_SETUP_SECTS_OFF] : LINUX_SETUP_SECTS_DEFAULT;
 	h->setup_size = (size_t)(sects + 1) * LINUX_SECTOR;
+	/* At least 1024 bytes, so every header field below 0x290 is inside the file. */
 	if (h->setup_size > size)
 		return errf(e, -ENOEXEC,
 			    "bzImage truncated: setup_sects says %u sectors of setup code (0x%zx bytes with the boot sector) but the file has 0x%zx bytes",

@@ -155,7 +155,7 @@ int elf_phdr(const struct elf_file *f, unsigned i, struct elf_phdr *ph, struct e
 		return errf(e, -EINVAL,
 			    "ELF program header %u has p_filesz 0x%llx > p_memsz 0x%llx", i,
 			    (unsigned long long)ph->filesz, (unsigned long long)ph->memsz);
-	if (ph->paddr > UINT64_MAX - ph->memsz || ph->vaddr > UINT64_MAX - ph->memsz)
+	if (ph->paddr > UINT64_MAX - ph->memsz)
 		return errf(e, -EINVAL,
 			    "ELF program header %u wraps around the address space (paddr 0x%llx + memsz 0x%llx)",
 			    i, (unsigned long long)ph->paddr, (unsigned long long)ph->memsz);

@@ -148,7 +148,8 @@ static void build(struct fixture *f)
 		f->seg_off[i] = off;
 		for (size_t j = 0; j < sg->filesz; j++)
 			f->img[off + j] = (uint8_t)(0x11 * (i + 1) + j);
-		memcpy(f->img + off, sg->data, sg->datalen);
+		if (sg->datalen)
+			memcpy(f->img + off, sg->data, sg->datalen);
 		put_phdr(f->img + (s->is64 ? sizeof(Elf64_Ehdr) : sizeof(Elf32_Ehdr)) + i * phsz,
 			 s->is64, sg, off);
 		off += sg->filesz;
@@ -225,6 +226,38 @@ static int load(struct fixture *f)
 	f->in.kernel_size = f->size;
 	memset(f->e.msg, 0, sizeof(f->e.msg));
 	return boot_load(&f->m, &f->in, &f->out, &f->e);
+}
+
+/* Load the first (len) bytes from an exactly-sized copy, so ASan sees any overread. */
+static int load_prefix(struct fixture *f, size_t len)
+{
+	uint8_t *copy = malloc(len ? len : 1);
+	int r;
+
+	assert_non_null(copy);
+	memcpy(copy, f->img, len);
+	f->in.kernel = copy;
+	f->size = len;
+	r = load(f);
+	f->in.kernel = f->img;
+	free(copy);
+	return r;
+}
+
+/* Random byte flips of the valid image (fixed seed): never a crash, always a message on failure. */
+static void fuzz_image(struct fixture *f, size_t size, unsigned rounds)
+{
+	uint8_t orig[sizeof(f->img)];
+
+	memcpy(orig, f->img, sizeof(orig));
+	srand(1234);
+	for (unsigned i = 0; i < rounds; i++) {
+		for (int n = 1 + rand() % 4; n > 0; n--)
+			f->img[(size_t)rand() % size] ^= (uint8_t)(1u << (rand() % 8));
+		if (load_prefix(f, size) < 0)
+			assert_true(f->e.msg[0] != '\0');
+		memcpy(f->img, orig, sizeof(orig));
+	}
 }
 
 static void expect_fail(struct fixture *f, int code, const char *words)
@@ -344,8 +377,7 @@ static void test_pvh_truncated_everywhere(void **state)
 
 	for (int variant = 0; variant < 2; variant++) {
 		for (size_t len = 0; len < full; len++) {
-			f->size = len;
-			assert_true(load(f) < 0);
+			assert_true(load_prefix(f, len) < 0);
 			assert_true(f->e.msg[0] != '\0');
 		}
 		pvh_spec(f, false, 0x200004, 4);
@@ -544,6 +576,17 @@ static void mb_elf_spec(struct fixture *f, bool is64, uint64_t entry)
 	build(f);
 }
 
+static void test_random_corruption(void **state)
+{
+	struct fixture *f = *state;
+
+	fuzz_image(f, f->size, 3000);
+	/* Headers, program headers and notes only. */
+	fuzz_image(f, f->seg_off[1], 3000);
+	mb_elf_spec(f, false, 0xc0100040);
+	fuzz_image(f, f->seg_off[1], 3000);
+}
+
 static void test_multiboot_elf(void **state)
 {
 	struct fixture *f = *state;
@@ -569,8 +612,7 @@ static void test_multiboot_elf(void **state)
 
 	mb_elf_spec(f, false, 0x100040);
 	for (size_t full = f->size, len = 0; len < full; len++) {
-		f->size = len;
-		assert_true(load(f) < 0);
+		assert_true(load_prefix(f, len) < 0);
 		assert_true(f->e.msg[0] != '\0');
 	}
 }
@@ -594,6 +636,7 @@ int main(void)
 		T(test_pvh_no_initrd),
 		T(test_pvh_elf32_and_sections),
 		T(test_pvh_truncated_everywhere),
+		T(test_random_corruption),
 		T(test_pvh_note_missing_or_bad),
 		T(test_pvh_bad_entry),
 		T(test_elf_header_lies),
