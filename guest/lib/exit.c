@@ -14,6 +14,16 @@ void guest_exit(unsigned code)
 	}
 }
 
+/*
+ * Give a VMM that handles an exit request asynchronously (QEMU does) time to
+ * act before trying the next method.
+ */
+static void settle(void)
+{
+	lapic_init();
+	lapic_udelay(200000);
+}
+
 static void write_gas8(uint8_t space, uint64_t addr, uint8_t v)
 {
 	if (space == 1 && addr < 0x10000)
@@ -28,9 +38,12 @@ void guest_poweroff(void)
 	uint64_t addr;
 
 	/* ACPI 6.4 §7.4.2.4: SLP_TYPx from \_S5 (5 on lodge and QEMU) with SLP_EN. */
-	if (acpi_sleep_ctl_reg(&space, &addr) && !(space == 1 && addr == ACPI_SLEEP_CTL_PORT))
+	if (acpi_sleep_ctl_reg(&space, &addr) && !(space == 1 && addr == ACPI_SLEEP_CTL_PORT)) {
 		write_gas8(space, addr, ACPI_S5_SLEEP);
+		settle();
+	}
 	outb(ACPI_SLEEP_CTL_PORT, ACPI_S5_SLEEP);
+	settle();
 	guest_exit(GUEST_EXIT_OK);
 }
 
@@ -43,10 +56,14 @@ void guest_reset(void)
 		uint64_t base;
 	} __attribute__((packed)) no_idt = { 0, 0 };
 
-	if (acpi_reset_reg(&space, &addr, &value))
+	if (acpi_reset_reg(&space, &addr, &value)) {
 		write_gas8(space, addr, value);
+		settle();
+	}
 	outb(0x64, 0xfe);       /* i8042 pulse reset line */
+	settle();
 	outb(0xcf9, 0x06);      /* PCI reset control: hard reset */
+	settle();
 	/* Last resort: a triple fault resets the machine. */
 	__asm__ volatile("lidt %0; ud2" : : "m"(no_idt));
 	for (;;)

@@ -19,6 +19,7 @@
 #include "boot.h"
 #include "console.h"
 #include "fwcfg.h"
+#include "paging.h"
 #include "libc.h"
 #include "smp.h"
 #include "trap.h"

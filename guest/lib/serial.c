@@ -28,7 +28,7 @@
 #define LCR_8N1  0x03
 #define LCR_DLAB 0x80
 #define MCR_DTR_RTS_OUT2 0x0b
-#define FCR_ENABLE_CLEAR 0x07   /* FIFO on, both cleared, receive trigger 1 byte */
+#define FCR_ENABLE       0x01   /* FIFO on, receive trigger 1 byte */
 
 static unsigned tx_burst = 1;
 
@@ -77,7 +77,12 @@ void serial_init(void)
 	outb(COM1_PORT + UART_DLL, 1);          /* 115200 baud */
 	outb(COM1_PORT + UART_DLM, 0);
 	outb(COM1_PORT + UART_LCR, LCR_8N1);
-	outb(COM1_PORT + UART_FCR, FCR_ENABLE_CLEAR);
+	/*
+	 * Switching the FIFO on clears it (PC16550D, FCR bit 0; QEMU does so):
+	 * leave the mode alone when the VMM has already queued input for us.
+	 */
+	if (!(inb(COM1_PORT + UART_LSR) & LSR_DR))
+		outb(COM1_PORT + UART_FCR, FCR_ENABLE);
 	outb(COM1_PORT + UART_MCR, MCR_DTR_RTS_OUT2);
 	/* IIR bits 7:6 read 11 only on a 16550A with working FIFOs. */
 	tx_burst = (inb(COM1_PORT + UART_IIR) & 0xc0) == 0xc0 ? 16 : 1;
@@ -169,7 +174,10 @@ static void serial_rx_irq(struct trap_frame *f)
 
 	(void)f;
 	rx_irqs++;
-	/* Drain everything: the IOAPIC pin is edge-triggered, so a byte left behind keeps the line high with no new edge. */
+	/*
+	 * Drain everything: the IOAPIC pin is edge-triggered, and a byte left
+	 * behind would keep the line high with no new edge.
+	 */
 	while ((c = serial_try_getc()) >= 0) {
 		if (rx_head - rx_tail < RX_RING) {
 			rx_ring[rx_head % RX_RING] = (uint8_t)c;

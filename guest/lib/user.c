@@ -6,13 +6,7 @@
 #include "internal.h"
 
 #define USER_STACK_SIZE (16 * 1024)
-#define PTE_P   0x001ULL
-#define PTE_W   0x002ULL
-#define PTE_U   0x004ULL
-#define PTE_PS  0x080ULL
-#define PTE_ADDR 0x000ffffffffff000ULL
-
-extern char __user_start[], __user_end[];
+extern char __user_text_start[], __user_text_end[], __user_data_start[], __user_data_end[];
 extern uint64_t syscall_stack_top;
 void syscall_entry(void);
 void user_return(void);
@@ -21,29 +15,6 @@ uint64_t user_enter(uint64_t (*fn)(uint64_t), uint64_t arg, uint64_t rsp, uint64
 static uint8_t user_stack[USER_STACK_SIZE] __attribute__((aligned(4096), section(".user.bss")));
 static uint8_t trap_stack[16384] __attribute__((aligned(16)));
 static uint8_t syscall_stack[16384] __attribute__((aligned(16)));
-
-void paging_set_user(uint64_t addr, uint64_t len)
-{
-	uint64_t end = addr + len;
-
-	for (uint64_t a = addr & ~0xfffULL; a < end && a < (4ULL << 30); a += 4096) {
-		uint64_t *pde = &pd[a >> 21];
-
-		if (*pde & PTE_PS) {
-			/* Split the 2 MiB page into 4 KiB ones with the same flags. */
-			uint64_t *pt = page_alloc(1);
-			uint64_t flags = *pde & 0x1f, base = *pde & ~0x1fffffULL & PTE_ADDR;
-
-			GUEST_ASSERT(pt != NULL);
-			for (unsigned i = 0; i < 512; i++)
-				pt[i] = (base + 4096ULL * i) | flags;
-			*pde = (uint64_t)(uintptr_t)pt | PTE_P | PTE_W | PTE_U;
-		}
-		uint64_t *pt = (uint64_t *)(uintptr_t)(*pde & PTE_ADDR);
-		pt[(a >> 12) & 511] |= PTE_U;
-	}
-	write_cr3(read_cr3());
-}
 
 void user_init(void)
 {
@@ -54,8 +25,10 @@ void user_init(void)
 	wrmsr(MSR_FMASK, 0x47700);      /* clear TF, IF, DF, NT, AC on entry */
 	syscall_stack_top = (uint64_t)(uintptr_t)(syscall_stack + sizeof(syscall_stack));
 	cpu_set_rsp0((uint64_t)(uintptr_t)(trap_stack + sizeof(trap_stack)));
-	paging_set_user((uint64_t)(uintptr_t)__user_start,
-			(uint64_t)(uintptr_t)(__user_end - __user_start));
+	paging_set_user((uint64_t)(uintptr_t)__user_text_start,
+			(uint64_t)(uintptr_t)(__user_text_end - __user_text_start));
+	paging_set_user((uint64_t)(uintptr_t)__user_data_start,
+			(uint64_t)(uintptr_t)(__user_data_end - __user_data_start));
 }
 
 uint64_t user_run(uint64_t (*fn)(uint64_t), uint64_t arg)

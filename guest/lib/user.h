@@ -10,7 +10,7 @@
 
 #include <stdint.h>
 
-#define USER_TEXT   __attribute__((section(".user.text"), noinline))
+#define USER_TEXT   __attribute__((section(".user.text"), noipa))
 #define USER_RODATA __attribute__((section(".user.rodata")))
 #define USER_DATA   __attribute__((section(".user.data")))
 
@@ -45,11 +45,5 @@ static inline __attribute__((always_inline)) uint64_t user_syscall(uint64_t nr, 
 			 : "rcx", "r8", "r9", "r10", "r11", "memory");
 	return ret;
 }
-
-/*
- * Make [addr, addr + len) user-accessible (U bit), splitting 2 MiB pages
- * into 4 KiB ones as needed. Below 4 GiB only.
- */
-void paging_set_user(uint64_t addr, uint64_t len);
 
 #endif

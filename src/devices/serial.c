@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/stat.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "arch/x86/layout.h"
@@ -59,7 +60,28 @@ struct serial {
 	bool in_polled;                 /* input is a regular file, refilled on demand */
 	bool in_paused;                 /* FIFO full: input fd not watched */
 	int in_flags;                   /* the input fd's file status flags, restored at exit */
+	bool tty_raw;                   /* stdin is a terminal put in raw mode */
+	struct termios tty_saved;
 };
+
+/*
+ * An interactive console: the guest does the echo and line editing, so the
+ * terminal goes raw; ISIG stays on so Ctrl-C still ends lodge (status 10).
+ */
+static void serial_tty_raw(struct serial *s)
+{
+	struct termios t;
+
+	if (!isatty(s->in_fd) || tcgetattr(s->in_fd, &s->tty_saved) < 0)
+		return;
+	t = s->tty_saved;
+	t.c_lflag &= ~(tcflag_t)(ICANON | ECHO | ECHONL | IEXTEN);
+	t.c_iflag &= ~(tcflag_t)(ICRNL | IXON);
+	t.c_cc[VMIN] = 1;
+	t.c_cc[VTIME] = 0;
+	if (tcsetattr(s->in_fd, TCSANOW, &t) == 0)
+		s->tty_raw = true;
+}
 
 /* Highest-priority pending interrupt as IIR reports it (receive before transmit). */
 static uint8_t serial_iir(const struct serial *s)
@@ -295,6 +317,7 @@ static int serial_watch_input(struct serial *s, struct err *e)
 		/* The flags belong to the shared file description (a terminal): restored in fini. */
 		s->in_flags = fcntl(s->in_fd, F_GETFL);
 		fcntl(s->in_fd, F_SETFL, s->in_flags | O_NONBLOCK);
+		serial_tty_raw(s);
 		r = loop_add(&s->vm->loop, s->in_fd, EPOLLIN, serial_input_ready, s);
 		if (r == 0)
 			return 0;
@@ -341,6 +364,8 @@ static void serial_fini(struct vm *vm, void *state)
 	(void)vm;
 	if (!s)
 		return;
+	if (s->tty_raw)
+		tcsetattr(STDIN_FILENO, TCSANOW, &s->tty_saved);
 	if (s->in_flags >= 0)
 		fcntl(STDIN_FILENO, F_SETFL, s->in_flags);
 	if (s->close_out)
