@@ -15,6 +15,7 @@
 #include "boot/boot.h"
 #include "boot/linux_abi.h"
 #include "boot/loader.h"
+#include "boot_fixture.h"
 
 #define SETUP_SECTS 4
 #define SETUP_SIZE  ((SETUP_SECTS + 1) * 512)
@@ -24,22 +25,12 @@
 #define INIT_SIZE   0x400000ULL
 #define MiB         (1ULL << 20)
 
-struct fixture {
-	struct gmem m;
-	struct e820_map map;
-	uint8_t img[IMG_SIZE + 4096];
-	size_t size;
-	struct boot_input in;
-	struct boot_entry out;
-	struct err e;
-};
-
 /* A 64-bit capable, relocatable protocol 2.15 bzImage with distinctive bytes. */
-static void make_bzimage(struct fixture *f)
+static void make_bzimage(struct boot_fixture *f)
 {
 	uint8_t *k = f->img;
 
-	memset(k, 0, sizeof(f->img));
+	memset(k, 0, f->cap);
 	k[LINUX_SETUP_SECTS_OFF] = SETUP_SECTS;
 	k[BP_SENTINEL] = 0xff;                  /* must not reach the zero page */
 	put_le32(k + LINUX_SYSSIZE_OFF, PM_SIZE / 16);
@@ -66,98 +57,35 @@ static void make_bzimage(struct fixture *f)
 	f->size = IMG_SIZE;
 }
 
-static int fixture_ram(struct fixture *f, uint64_t ram)
-{
-	gmem_destroy(&f->m);
-	if (gmem_init(&f->m, ram, 0) < 0 || e820_build(&f->map, &f->m) < 0)
-		return -1;
-	return 0;
-}
-
+/* Each test starts from 64 MiB of RAM and the bzImage above. */
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
+	struct boot_fixture *f = boot_fixture_new(64 * MiB, IMG_SIZE + 4096, 0, "console=ttyS0");
 
+	*state = f;
 	if (!f)
 		return -1;
-	f->m.fd = -1;
-	if (fixture_ram(f, 64 * MiB) < 0)
-		return -1;
 	make_bzimage(f);
-	f->in = (struct boot_input){ .kernel = f->img, .kernel_size = IMG_SIZE,
-				     .cmdline = "console=ttyS0", .e820 = &f->map,
-				     .rsdp_gpa = 0xe0000 };
-	*state = f;
 	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-
-	gmem_destroy(&f->m);
-	free(f);
-	return 0;
-}
-
-static int load(struct fixture *f)
-{
-	f->in.kernel_size = f->size;
-	memset(f->e.msg, 0, sizeof(f->e.msg));
-	return boot_load(&f->m, &f->in, &f->out, &f->e);
-}
-
-/* Load the first (len) bytes from an exactly-sized copy, so ASan sees any overread. */
-static int load_prefix(struct fixture *f, size_t len)
-{
-	uint8_t *copy = malloc(len ? len : 1);
-	int r;
-
-	assert_non_null(copy);
-	memcpy(copy, f->img, len);
-	f->in.kernel = copy;
-	f->size = len;
-	r = load(f);
-	f->in.kernel = f->img;
-	free(copy);
-	return r;
-}
-
-/* Random byte flips of the valid image (fixed seed): never a crash, always a message on failure. */
-static void fuzz_image(struct fixture *f, size_t size, unsigned rounds)
-{
-	uint8_t orig[sizeof(f->img)];
-
-	memcpy(orig, f->img, sizeof(orig));
-	srand(1234);
-	for (unsigned i = 0; i < rounds; i++) {
-		for (int n = 1 + rand() % 4; n > 0; n--)
-			f->img[(size_t)rand() % size] ^= (uint8_t)(1u << (rand() % 8));
-		if (load_prefix(f, size) < 0)
-			assert_true(f->e.msg[0] != '\0');
-		memcpy(f->img, orig, sizeof(orig));
-	}
 }
 
 /* Loading fails with (code) and a message containing (words). */
-static void expect_fail(struct fixture *f, int code, const char *words)
+static void expect_fail(struct boot_fixture *f, int code, const char *words)
 {
-	assert_int_equal(load(f), code);
-	if (!strstr(f->e.msg, words))
-		fail_msg("message \"%s\" lacks \"%s\"", f->e.msg, words);
+	boot_fixture_expect_fail(f, boot_load, code, words);
 }
 
-static const uint8_t *zp(struct fixture *f)
+static const uint8_t *zp(struct boot_fixture *f)
 {
 	return gmem_ptr(&f->m, LAYOUT_ZERO_PAGE, LINUX_BOOT_PARAMS_SIZE);
 }
 
 static void test_loads_at_pref_address(void **state)
 {
-	struct fixture *f = *state;
+	struct boot_fixture *f = *state;
 	const uint8_t *bp;
 
-	assert_int_equal(load(f), 0);
+	assert_int_equal(boot_fixture_load(f), 0);
 	assert_string_equal(f->out.format, "bzimage");
 	assert_int_equal(f->out.mode, BOOT_LINUX64);
 	assert_int_equal(f->out.rip, PREF + 0x200);
@@ -195,14 +123,14 @@ static void test_loads_at_pref_address(void **state)
 
 static void test_initrd_at_top_of_ram(void **state)
 {
-	struct fixture *f = *state;
+	struct boot_fixture *f = *state;
 	static uint8_t initrd[10000];
 	const uint8_t *bp;
 
 	memset(initrd, 0x5c, sizeof(initrd));
 	f->in.initrd = initrd;
 	f->in.initrd_size = sizeof(initrd);
-	assert_int_equal(load(f), 0);
+	assert_int_equal(boot_fixture_load(f), 0);
 	assert_int_equal(f->out.initrd_gpa, (64 * MiB - sizeof(initrd)) & ~4095ULL);
 	assert_true(f->out.initrd_gpa >= f->out.kernel_end);
 	assert_memory_equal(gmem_ptr(&f->m, f->out.initrd_gpa, sizeof(initrd)), initrd,
@@ -216,14 +144,14 @@ static void test_initrd_at_top_of_ram(void **state)
 
 static void test_initrd_below_initrd_addr_max(void **state)
 {
-	struct fixture *f = *state;
+	struct boot_fixture *f = *state;
 	static uint8_t initrd[5000];
 
-	assert_int_equal(fixture_ram(f, 256 * MiB), 0);
+	assert_int_equal(boot_fixture_ram(f, 256 * MiB), 0);
 	put_le32(f->img + LINUX_INITRD_ADDR_MAX_OFF, 0x2ffffff);
 	f->in.initrd = initrd;
 	f->in.initrd_size = sizeof(initrd);
-	assert_int_equal(load(f), 0);
+	assert_int_equal(boot_fixture_load(f), 0);
 	assert_int_equal(f->out.initrd_gpa, (0x3000000 - sizeof(initrd)) & ~4095ULL);
 
 	/* A limit below the kernel's end leaves no room. */
@@ -233,7 +161,7 @@ static void test_initrd_below_initrd_addr_max(void **state)
 
 static void test_initrd_too_big(void **state)
 {
-	struct fixture *f = *state;
+	struct boot_fixture *f = *state;
 	uint8_t *big = calloc(1, 65 * MiB);
 
 	assert_non_null(big);
@@ -247,10 +175,10 @@ static void test_initrd_too_big(void **state)
 
 static void test_not_relocatable_loads_at_1mib(void **state)
 {
-	struct fixture *f = *state;
+	struct boot_fixture *f = *state;
 
 	f->img[LINUX_RELOCATABLE_OFF] = 0;
-	assert_int_equal(load(f), 0);
+	assert_int_equal(boot_fixture_load(f), 0);
 	assert_int_equal(f->out.rip, 0x100200);
 	assert_int_equal(f->out.kernel_start, 0x100000);
 	/* It moves itself to pref_address and needs init_size there. */
@@ -263,11 +191,11 @@ static void test_not_relocatable_loads_at_1mib(void **state)
 
 static void test_unaligned_pref_address(void **state)
 {
-	struct fixture *f = *state;
+	struct boot_fixture *f = *state;
 
 	/* Not a multiple of kernel_alignment: load at 1 MiB; it runs from 18 MiB. */
 	put_le64(f->img + LINUX_PREF_ADDRESS_OFF, 0x1100000);
-	assert_int_equal(load(f), 0);
+	assert_int_equal(boot_fixture_load(f), 0);
 	assert_int_equal(f->out.kernel_start, 0x100000);
 	assert_int_equal(f->out.kernel_end, 0x1200000 + INIT_SIZE);
 
@@ -279,23 +207,20 @@ static void test_unaligned_pref_address(void **state)
 
 static void test_trailing_bytes_not_loaded(void **state)
 {
-	struct fixture *f = *state;
+	struct boot_fixture *f = *state;
 
 	/* E.g. a signature appended after syssize. */
 	memset(f->img + IMG_SIZE, 0xee, 4096);
 	f->size = IMG_SIZE + 4096;
-	assert_int_equal(load(f), 0);
+	assert_int_equal(boot_fixture_load(f), 0);
 	assert_int_equal(*(uint8_t *)gmem_ptr(&f->m, PREF + PM_SIZE, 1), 0);
 }
 
 static void test_truncated_everywhere(void **state)
 {
-	struct fixture *f = *state;
+	struct boot_fixture *f = *state;
 
-	for (size_t len = 0; len < IMG_SIZE; len++) {
-		assert_true(load_prefix(f, len) < 0);
-		assert_true(f->e.msg[0] != '\0');
-	}
+	boot_fixture_expect_prefixes_fail(f, IMG_SIZE);
 	f->size = IMG_SIZE - 1;
 	expect_fail(f, -ENOEXEC, "bzImage truncated: syssize");
 	f->size = SETUP_SIZE - 1;
@@ -304,16 +229,16 @@ static void test_truncated_everywhere(void **state)
 
 static void test_random_corruption(void **state)
 {
-	struct fixture *f = *state;
+	struct boot_fixture *f = *state;
 
 	/* Most flips land in the kernel bytes; aim at the setup sector and header too. */
-	fuzz_image(f, IMG_SIZE, 3000);
-	fuzz_image(f, 0x300, 3000);
+	boot_fixture_fuzz(f, IMG_SIZE, 3000);
+	boot_fixture_fuzz(f, 0x300, 3000);
 }
 
 static void test_bad_magic(void **state)
 {
-	struct fixture *f = *state;
+	struct boot_fixture *f = *state;
 
 	f->img[LINUX_HDR_MAGIC_OFF] = 'X';
 	expect_fail(f, -ENOEXEC, "not a bzImage, PVH ELF or multiboot kernel");
@@ -329,30 +254,30 @@ static void test_bad_magic(void **state)
 
 static void test_old_protocol(void **state)
 {
-	struct fixture *f = *state;
+	struct boot_fixture *f = *state;
 
 	put_le16(f->img + LINUX_VERSION_OFF, 0x0205);
 	expect_fail(f, -ENOEXEC, "bzImage boot protocol 2.05 too old (need >= 2.12 for 64-bit boot)");
 	put_le16(f->img + LINUX_VERSION_OFF, 0x020b);
 	expect_fail(f, -ENOEXEC, "2.11 too old");
 	put_le16(f->img + LINUX_VERSION_OFF, 0x020c);
-	assert_int_equal(load(f), 0);
+	assert_int_equal(boot_fixture_load(f), 0);
 }
 
 static void test_setup_sects_past_eof(void **state)
 {
-	struct fixture *f = *state;
+	struct boot_fixture *f = *state;
 
 	f->img[LINUX_SETUP_SECTS_OFF] = 200;
 	expect_fail(f, -ENOEXEC, "setup_sects says 200 sectors");
 	/* 0 means 4: the image still loads. */
 	f->img[LINUX_SETUP_SECTS_OFF] = 0;
-	assert_int_equal(load(f), 0);
+	assert_int_equal(boot_fixture_load(f), 0);
 }
 
 static void test_header_too_short(void **state)
 {
-	struct fixture *f = *state;
+	struct boot_fixture *f = *state;
 
 	f->img[LINUX_HDR_LEN_OFF] = 0x40;
 	expect_fail(f, -ENOEXEC, "setup header too short");
@@ -360,19 +285,19 @@ static void test_header_too_short(void **state)
 
 static void test_long_header_clamped(void **state)
 {
-	struct fixture *f = *state;
+	struct boot_fixture *f = *state;
 
 	/* 0x202 + 0xff would run into edd_mbr_sig_buffer at 0x290. */
 	f->img[LINUX_HDR_LEN_OFF] = 0xff;
 	memset(f->img + 0x26c, 0x77, 0x301 - 0x26c);
-	assert_int_equal(load(f), 0);
+	assert_int_equal(boot_fixture_load(f), 0);
 	assert_int_equal(zp(f)[0x28f], 0x77);
 	assert_int_equal(zp(f)[0x290], 0);
 }
 
 static void test_not_64bit(void **state)
 {
-	struct fixture *f = *state;
+	struct boot_fixture *f = *state;
 
 	put_le16(f->img + LINUX_XLOADFLAGS_OFF, LINUX_XLF_CAN_BE_LOADED_ABOVE_4G);
 	expect_fail(f, -ENOEXEC, "not 64-bit capable");
@@ -383,7 +308,7 @@ static void test_not_64bit(void **state)
 
 static void test_bad_syssize(void **state)
 {
-	struct fixture *f = *state;
+	struct boot_fixture *f = *state;
 
 	put_le32(f->img + LINUX_SYSSIZE_OFF, 0);
 	expect_fail(f, -ENOEXEC, "syssize is 0");
@@ -393,7 +318,7 @@ static void test_bad_syssize(void **state)
 
 static void test_init_size_larger_than_ram(void **state)
 {
-	struct fixture *f = *state;
+	struct boot_fixture *f = *state;
 
 	put_le32(f->img + LINUX_INIT_SIZE_OFF, 0x8000000);
 	expect_fail(f, -ENOMEM, "init_size needs 128 MiB from 0x1000000");
@@ -409,13 +334,13 @@ static void test_init_size_larger_than_ram(void **state)
 
 static void test_cmdline_too_long(void **state)
 {
-	struct fixture *f = *state;
+	struct boot_fixture *f = *state;
 	char line[300];
 
 	memset(line, 'a', sizeof(line));
 	line[255] = '\0';
 	f->in.cmdline = line;
-	assert_int_equal(load(f), 0);
+	assert_int_equal(boot_fixture_load(f), 0);
 	assert_int_equal(strlen(gmem_ptr(&f->m, LAYOUT_CMDLINE, 256)), 255);
 	line[255] = 'a';
 	line[256] = '\0';
@@ -425,7 +350,7 @@ static void test_cmdline_too_long(void **state)
 
 static void test_memory_too_small(void **state)
 {
-	struct fixture *f = *state;
+	struct boot_fixture *f = *state;
 
 	gmem_destroy(&f->m);
 	assert_int_equal(gmem_init(&f->m, 1 * MiB, 0), 0);
@@ -435,7 +360,7 @@ static void test_memory_too_small(void **state)
 
 static void test_extra_modules_refused(void **state)
 {
-	struct fixture *f = *state;
+	struct boot_fixture *f = *state;
 	struct boot_module mod = { (const uint8_t *)"x", 1, NULL };
 
 	f->in.modules = &mod;
@@ -445,7 +370,7 @@ static void test_extra_modules_refused(void **state)
 
 int main(void)
 {
-#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, boot_fixture_teardown)
 	const struct CMUnitTest tests[] = {
 		T(test_loads_at_pref_address),
 		T(test_initrd_at_top_of_ram),

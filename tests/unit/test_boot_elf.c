@@ -18,6 +18,7 @@
 #include "boot/loader.h"
 #include "boot/multiboot_abi.h"
 #include "boot/pvh_abi.h"
+#include "boot_fixture.h"
 
 #define MiB (1ULL << 20)
 #define IMG_CAP 0x8000
@@ -38,18 +39,18 @@ struct elf_spec {
 	int note_section;               /* >= 0: also describe seg[n] as an SHT_NOTE section */
 };
 
-struct fixture {
-	struct gmem m;
-	struct e820_map map;
-	struct elf_spec spec;
-	_Alignas(16) uint8_t img[IMG_CAP];
-	size_t size;
+/* The ELF builder's state, kept at the fixture's ->extra. */
+struct elf_image {
+	struct elf_spec spec;           /* what build() lays out */
 	uint64_t seg_off[MAX_SEGS];     /* file offset of each segment's bytes */
 	uint8_t notes[128];
-	struct boot_input in;
-	struct boot_entry out;
-	struct err e;
 };
+
+/* (f)'s ELF builder state. */
+static struct elf_image *elf(struct boot_fixture *f)
+{
+	return f->extra;
+}
 
 /* One note, 4-byte aligned (gABI "Note Section"). */
 static size_t put_note(uint8_t *p, const char *name, uint32_t type, const void *desc,
@@ -131,21 +132,22 @@ static size_t put_note_section(uint8_t *p, bool is64, uint64_t off, uint64_t siz
 	return sizeof(sh);
 }
 
-/* Lay out (f->spec): header, program headers, each segment's bytes in order. */
-static void build(struct fixture *f)
+/* Lay out (elf(f)->spec): header, program headers, each segment's bytes in order. */
+static void build(struct boot_fixture *f)
 {
-	const struct elf_spec *s = &f->spec;
+	struct elf_image *x = elf(f);
+	const struct elf_spec *s = &x->spec;
 	size_t phsz = s->is64 ? sizeof(Elf64_Phdr) : sizeof(Elf32_Phdr);
 	size_t off = (s->is64 ? sizeof(Elf64_Ehdr) : sizeof(Elf32_Ehdr)) + s->nseg * phsz;
 	uint64_t shoff = 0;
 
-	memset(f->img, 0, sizeof(f->img));
+	memset(f->img, 0, f->cap);
 	for (unsigned i = 0; i < s->nseg; i++) {
 		const struct seg *sg = &s->seg[i];
 
 		off = (off + 15) & ~(size_t)15;
 		assert_true(off + sg->filesz <= IMG_CAP);
-		f->seg_off[i] = off;
+		x->seg_off[i] = off;
 		for (size_t j = 0; j < sg->filesz; j++)
 			f->img[off + j] = (uint8_t)(0x11 * (i + 1) + j);
 		if (sg->datalen)
@@ -158,7 +160,7 @@ static void build(struct fixture *f)
 		/* Sections before the last segment's bytes would break "truncation fails". */
 		shoff = (off + 7) & ~(size_t)7;
 		off = shoff + put_note_section(f->img + shoff, s->is64,
-					       f->seg_off[s->note_section],
+					       x->seg_off[s->note_section],
 					       s->seg[s->note_section].filesz);
 	}
 	put_ehdr(f->img, s, shoff, s->note_section >= 0 ? 2 : 0);
@@ -166,136 +168,77 @@ static void build(struct fixture *f)
 }
 
 /* PVH kernel: notes ("GNU" build id, then the Xen entry), two PT_LOADs (one with bss). */
-static void pvh_spec(struct fixture *f, bool is64, uint64_t entry, uint32_t descsz)
+static void pvh_spec(struct boot_fixture *f, bool is64, uint64_t entry, uint32_t descsz)
 {
 	static const uint8_t build_id[20] = { 1, 2, 3 };
-	size_t n = put_note(f->notes, "GNU", NT_GNU_BUILD_ID, build_id, sizeof(build_id));
+	struct elf_image *x = elf(f);
+	size_t n = put_note(x->notes, "GNU", NT_GNU_BUILD_ID, build_id, sizeof(build_id));
 
-	n += put_note(f->notes + n, PVH_NOTE_NAME, PVH_NOTE_PHYS32_ENTRY, &entry, descsz);
-	f->spec = (struct elf_spec){
+	n += put_note(x->notes + n, PVH_NOTE_NAME, PVH_NOTE_PHYS32_ENTRY, &entry, descsz);
+	x->spec = (struct elf_spec){
 		.is64 = is64,
 		.entry = 0xffffffff81000000ULL,
 		.nseg = 3,
 		.seg = {
-			{ PT_NOTE, 0, 0, n, n, 4, f->notes, n },
+			{ PT_NOTE, 0, 0, n, n, 4, x->notes, n },
 			{ PT_LOAD, 0x100000, 0xffffffff80100000ULL, 0x2000, 0x3000, 0x1000 },
 			{ PT_LOAD, 0x200000, 0xffffffff80200000ULL, 0x1000, 0x1000, 0x1000 },
 		},
 		.note_section = -1,
 	};
 	if (!is64)
-		f->spec.seg[1].vaddr = f->spec.seg[2].vaddr = 0;
+		x->spec.seg[1].vaddr = x->spec.seg[2].vaddr = 0;
 	build(f);
 }
 
-static int fixture_ram(struct fixture *f, uint64_t ram)
-{
-	gmem_destroy(&f->m);
-	if (gmem_init(&f->m, ram, 0) < 0 || e820_build(&f->map, &f->m) < 0)
-		return -1;
-	return 0;
-}
-
+/* Each test starts from 64 MiB of RAM and a 64-bit PVH kernel. */
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
+	struct boot_fixture *f = boot_fixture_new(64 * MiB, IMG_CAP, sizeof(struct elf_image),
+						  "console=hvc0");
 
+	*state = f;
 	if (!f)
 		return -1;
-	f->m.fd = -1;
-	if (fixture_ram(f, 64 * MiB) < 0)
-		return -1;
-	f->in = (struct boot_input){ .kernel = f->img, .cmdline = "console=hvc0",
-				     .e820 = &f->map, .rsdp_gpa = 0xe0000 };
 	pvh_spec(f, true, 0x100010, 8);
-	*state = f;
 	return 0;
 }
 
-static int teardown(void **state)
+/* Loading fails with (code) and a message containing (words). */
+static void expect_fail(struct boot_fixture *f, int code, const char *words)
 {
-	struct fixture *f = *state;
-
-	gmem_destroy(&f->m);
-	free(f);
-	return 0;
-}
-
-static int load(struct fixture *f)
-{
-	f->in.kernel_size = f->size;
-	memset(f->e.msg, 0, sizeof(f->e.msg));
-	return boot_load(&f->m, &f->in, &f->out, &f->e);
-}
-
-/* Load the first (len) bytes from an exactly-sized copy, so ASan sees any overread. */
-static int load_prefix(struct fixture *f, size_t len)
-{
-	uint8_t *copy = malloc(len ? len : 1);
-	int r;
-
-	assert_non_null(copy);
-	memcpy(copy, f->img, len);
-	f->in.kernel = copy;
-	f->size = len;
-	r = load(f);
-	f->in.kernel = f->img;
-	free(copy);
-	return r;
-}
-
-/* Random byte flips of the valid image (fixed seed): never a crash, always a message on failure. */
-static void fuzz_image(struct fixture *f, size_t size, unsigned rounds)
-{
-	uint8_t orig[sizeof(f->img)];
-
-	memcpy(orig, f->img, sizeof(orig));
-	srand(1234);
-	for (unsigned i = 0; i < rounds; i++) {
-		for (int n = 1 + rand() % 4; n > 0; n--)
-			f->img[(size_t)rand() % size] ^= (uint8_t)(1u << (rand() % 8));
-		if (load_prefix(f, size) < 0)
-			assert_true(f->e.msg[0] != '\0');
-		memcpy(f->img, orig, sizeof(orig));
-	}
-}
-
-static void expect_fail(struct fixture *f, int code, const char *words)
-{
-	assert_int_equal(load(f), code);
-	if (!strstr(f->e.msg, words))
-		fail_msg("message \"%s\" lacks \"%s\"", f->e.msg, words);
+	boot_fixture_expect_fail(f, boot_load, code, words);
 }
 
 /* Patch a field of the ELF header or program header (i) in place. */
 #define EHDR64(f) ((Elf64_Ehdr *)(void *)(f)->img)
-static Elf64_Phdr *phdr64(struct fixture *f, unsigned i)
+static Elf64_Phdr *phdr64(struct boot_fixture *f, unsigned i)
 {
 	return (Elf64_Phdr *)(void *)(f->img + sizeof(Elf64_Ehdr) + i * sizeof(Elf64_Phdr));
 }
 
-static const struct hvm_start_info *start_info(struct fixture *f)
+static const struct hvm_start_info *start_info(struct boot_fixture *f)
 {
 	return gmem_ptr(&f->m, LAYOUT_PVH_INFO, sizeof(struct hvm_start_info));
 }
 
 static void test_pvh_loads_segments(void **state)
 {
-	struct fixture *f = *state;
+	struct boot_fixture *f = *state;
 	const uint8_t *p;
 
 	/* Stale bytes where the bss goes must be cleared. */
 	assert_non_null(gmem_ptr(&f->m, 0x102000, 0x1000));
 	memset(gmem_ptr(&f->m, 0x102000, 0x1000), 0xff, 0x1000);
-	assert_int_equal(load(f), 0);
+	assert_int_equal(boot_fixture_load(f), 0);
 	assert_string_equal(f->out.format, "pvh-elf");
 	assert_int_equal(f->out.mode, BOOT_PVH);
 	assert_int_equal(f->out.rip, 0x100010);
 	assert_int_equal(f->out.arg, LAYOUT_PVH_INFO);
 	assert_int_equal(f->out.kernel_start, 0x100000);
 	assert_int_equal(f->out.kernel_end, 0x201000);
-	assert_memory_equal(gmem_ptr(&f->m, 0x100000, 0x2000), f->img + f->seg_off[1], 0x2000);
-	assert_memory_equal(gmem_ptr(&f->m, 0x200000, 0x1000), f->img + f->seg_off[2], 0x1000);
+	assert_memory_equal(gmem_ptr(&f->m, 0x100000, 0x2000), f->img + elf(f)->seg_off[1], 0x2000);
+	assert_memory_equal(gmem_ptr(&f->m, 0x200000, 0x1000), f->img + elf(f)->seg_off[2], 0x1000);
 	p = gmem_ptr(&f->m, 0x102000, 0x1000);
 	for (unsigned i = 0; i < 0x1000; i++)
 		assert_int_equal(p[i], 0);
@@ -304,7 +247,7 @@ static void test_pvh_loads_segments(void **state)
 
 static void test_pvh_start_info(void **state)
 {
-	struct fixture *f = *state;
+	struct boot_fixture *f = *state;
 	static uint8_t initrd[6000];
 	const struct hvm_start_info *si;
 	const struct hvm_memmap_table_entry *mm;
@@ -313,7 +256,7 @@ static void test_pvh_start_info(void **state)
 	memset(initrd, 0xa5, sizeof(initrd));
 	f->in.initrd = initrd;
 	f->in.initrd_size = sizeof(initrd);
-	assert_int_equal(load(f), 0);
+	assert_int_equal(boot_fixture_load(f), 0);
 	si = start_info(f);
 	assert_int_equal(si->magic, 0x336ec578);
 	assert_int_equal(si->version, 1);
@@ -343,9 +286,9 @@ static void test_pvh_start_info(void **state)
 
 static void test_pvh_no_initrd(void **state)
 {
-	struct fixture *f = *state;
+	struct boot_fixture *f = *state;
 
-	assert_int_equal(load(f), 0);
+	assert_int_equal(boot_fixture_load(f), 0);
 	assert_int_equal(start_info(f)->nr_modules, 0);
 	assert_int_equal(start_info(f)->modlist_paddr, 0);
 	assert_int_equal(f->out.initrd_gpa, 0);
@@ -353,33 +296,30 @@ static void test_pvh_no_initrd(void **state)
 
 static void test_pvh_elf32_and_sections(void **state)
 {
-	struct fixture *f = *state;
+	struct boot_fixture *f = *state;
 
 	pvh_spec(f, false, 0x200004, 4);
-	assert_int_equal(load(f), 0);
+	assert_int_equal(boot_fixture_load(f), 0);
 	assert_int_equal(f->out.rip, 0x200004);
 
 	/* No PT_NOTE: the note is found through its SHT_NOTE section. */
 	for (int is64 = 0; is64 < 2; is64++) {
 		pvh_spec(f, is64, 0x100020, 4);
-		f->spec.seg[0].type = PT_NULL;
-		f->spec.note_section = 0;
+		elf(f)->spec.seg[0].type = PT_NULL;
+		elf(f)->spec.note_section = 0;
 		build(f);
-		assert_int_equal(load(f), 0);
+		assert_int_equal(boot_fixture_load(f), 0);
 		assert_int_equal(f->out.rip, 0x100020);
 	}
 }
 
 static void test_pvh_truncated_everywhere(void **state)
 {
-	struct fixture *f = *state;
+	struct boot_fixture *f = *state;
 	size_t full = f->size;
 
 	for (int variant = 0; variant < 2; variant++) {
-		for (size_t len = 0; len < full; len++) {
-			assert_true(load_prefix(f, len) < 0);
-			assert_true(f->e.msg[0] != '\0');
-		}
+		boot_fixture_expect_prefixes_fail(f, full);
 		pvh_spec(f, false, 0x200004, 4);
 		full = f->size;
 	}
@@ -389,9 +329,9 @@ static void test_pvh_truncated_everywhere(void **state)
 
 static void test_pvh_note_missing_or_bad(void **state)
 {
-	struct fixture *f = *state;
+	struct boot_fixture *f = *state;
 
-	f->spec.seg[0].type = PT_NULL;
+	elf(f)->spec.seg[0].type = PT_NULL;
 	build(f);
 	f->in.kernel_size = f->size;
 	assert_int_equal(boot_load_pvh(&f->m, &f->in, &f->out, &f->e), -ENOEXEC);
@@ -403,16 +343,16 @@ static void test_pvh_note_missing_or_bad(void **state)
 
 	/* A namesz that runs past the PT_NOTE segment. */
 	pvh_spec(f, true, 0x100010, 8);
-	put_le32(f->img + f->seg_off[0], 0x7fffffff);
+	put_le32(f->img + elf(f)->seg_off[0], 0x7fffffff);
 	expect_fail(f, -EINVAL, "runs past its end");
 	pvh_spec(f, true, 0x100010, 8);
-	put_le32(f->img + f->seg_off[0] + 4, 0xffffffff);
+	put_le32(f->img + elf(f)->seg_off[0] + 4, 0xffffffff);
 	expect_fail(f, -EINVAL, "runs past its end");
 }
 
 static void test_pvh_bad_entry(void **state)
 {
-	struct fixture *f = *state;
+	struct boot_fixture *f = *state;
 
 	pvh_spec(f, true, 0x100100000ULL, 8);
 	expect_fail(f, -EINVAL, "PVH entry point 0x100100000 is above 4 GiB");
@@ -422,7 +362,7 @@ static void test_pvh_bad_entry(void **state)
 
 static void test_elf_header_lies(void **state)
 {
-	struct fixture *f = *state;
+	struct boot_fixture *f = *state;
 
 	EHDR64(f)->e_phoff = f->size;
 	expect_fail(f, -EINVAL, "program header table extends past end of file");
@@ -453,16 +393,16 @@ static void test_elf_header_lies(void **state)
 	f->img[EI_CLASS] = 3;
 	expect_fail(f, -ENOEXEC, "ELF class 3");
 	f->img[EI_CLASS] = ELFCLASS64;
-	assert_int_equal(load(f), 0);
+	assert_int_equal(boot_fixture_load(f), 0);
 }
 
 static void test_segment_lies(void **state)
 {
-	struct fixture *f = *state;
+	struct boot_fixture *f = *state;
 
 	phdr64(f, 1)->p_offset = 0xfffffffffffffff0ULL;
 	expect_fail(f, -EINVAL, "ELF program header 1 extends past end of file");
-	phdr64(f, 1)->p_offset = f->seg_off[1];
+	phdr64(f, 1)->p_offset = elf(f)->seg_off[1];
 	phdr64(f, 1)->p_filesz = 0xffffffffffffff00ULL;
 	expect_fail(f, -EINVAL, "ELF program header 1 extends past end of file");
 	phdr64(f, 1)->p_filesz = 0x2000;
@@ -478,7 +418,7 @@ static void test_segment_lies(void **state)
 
 static void test_segment_placement(void **state)
 {
-	struct fixture *f = *state;
+	struct boot_fixture *f = *state;
 
 	phdr64(f, 2)->p_paddr = 0x10000000;
 	expect_fail(f, -ERANGE, "ELF segment 2 [0x10000000, 0x10001000) is outside guest RAM");
@@ -490,7 +430,7 @@ static void test_segment_placement(void **state)
 	expect_fail(f, -EINVAL, "ELF segments 1 and 2 overlap");
 	phdr64(f, 2)->p_paddr = 0x200000;
 
-	assert_int_equal(fixture_ram(f, 5ULL << 30), 0);
+	assert_int_equal(boot_fixture_ram(f, 5ULL << 30), 0);
 	phdr64(f, 2)->p_paddr = 0xd0000000;
 	expect_fail(f, -ERANGE, "lies in the MMIO hole");
 	phdr64(f, 2)->p_paddr = GMEM_HOLE_START - 0x800;
@@ -498,12 +438,12 @@ static void test_segment_placement(void **state)
 	phdr64(f, 2)->p_paddr = GMEM_HOLE_END + 0x100000;
 	expect_fail(f, -ERANGE, "above 4 GiB");
 	phdr64(f, 2)->p_paddr = 0x200000;
-	assert_int_equal(load(f), 0);
+	assert_int_equal(boot_fixture_load(f), 0);
 }
 
 static void test_no_loadable_segment(void **state)
 {
-	struct fixture *f = *state;
+	struct boot_fixture *f = *state;
 
 	phdr64(f, 1)->p_type = PT_NULL;
 	phdr64(f, 2)->p_memsz = 0;
@@ -513,7 +453,7 @@ static void test_no_loadable_segment(void **state)
 
 static void test_pvh_limits(void **state)
 {
-	struct fixture *f = *state;
+	struct boot_fixture *f = *state;
 	size_t n = LAYOUT_CMDLINE_MAX;
 	char *line = malloc(n + 1);
 	uint8_t *big = calloc(1, 65 * MiB);
@@ -523,7 +463,7 @@ static void test_pvh_limits(void **state)
 	memset(line, 'x', n);
 	line[n - 1] = '\0';
 	f->in.cmdline = line;
-	assert_int_equal(load(f), 0);
+	assert_int_equal(boot_fixture_load(f), 0);
 	line[n - 1] = 'x';
 	line[n] = '\0';
 	expect_fail(f, -E2BIG, "kernel command line too long (65536 bytes > 65535 allowed by lodge)");
@@ -534,7 +474,7 @@ static void test_pvh_limits(void **state)
 	f->in.initrd_size = 63 * MiB;
 	expect_fail(f, -ENOMEM, "initrd (63 MiB) does not fit");
 	f->in.initrd_size = 61 * MiB;
-	assert_int_equal(load(f), 0);
+	assert_int_equal(boot_fixture_load(f), 0);
 	assert_int_equal(f->out.initrd_gpa, 3 * MiB);
 	free(big);
 	free(line);
@@ -542,7 +482,7 @@ static void test_pvh_limits(void **state)
 
 static void test_memory_too_small(void **state)
 {
-	struct fixture *f = *state;
+	struct boot_fixture *f = *state;
 
 	gmem_destroy(&f->m);
 	assert_int_equal(gmem_init(&f->m, 1536 << 10, 0), 0);
@@ -559,16 +499,17 @@ static size_t put_mb_header(uint8_t *p, uint32_t flags)
 	return 12;
 }
 
-static void mb_elf_spec(struct fixture *f, bool is64, uint64_t entry)
+static void mb_elf_spec(struct boot_fixture *f, bool is64, uint64_t entry)
 {
-	size_t n = put_mb_header(f->notes, MB_FLAG_PAGE_ALIGN | MB_FLAG_MEMORY_INFO);
+	struct elf_image *x = elf(f);
+	size_t n = put_mb_header(x->notes, MB_FLAG_PAGE_ALIGN | MB_FLAG_MEMORY_INFO);
 
-	f->spec = (struct elf_spec){
+	x->spec = (struct elf_spec){
 		.is64 = is64,
 		.entry = entry,
 		.nseg = 2,
 		.seg = {
-			{ PT_LOAD, 0x100000, 0xc0100000, 0x1000, 0x1000, 0x1000, f->notes, n },
+			{ PT_LOAD, 0x100000, 0xc0100000, 0x1000, 0x1000, 0x1000, x->notes, n },
 			{ PT_LOAD, 0x101000, 0xc0101000, 0x800, 0x2000, 0x1000 },
 		},
 		.note_section = -1,
@@ -578,31 +519,31 @@ static void mb_elf_spec(struct fixture *f, bool is64, uint64_t entry)
 
 static void test_random_corruption(void **state)
 {
-	struct fixture *f = *state;
+	struct boot_fixture *f = *state;
 
-	fuzz_image(f, f->size, 3000);
+	boot_fixture_fuzz(f, f->size, 3000);
 	/* Headers, program headers and notes only. */
-	fuzz_image(f, f->seg_off[1], 3000);
+	boot_fixture_fuzz(f, elf(f)->seg_off[1], 3000);
 	mb_elf_spec(f, false, 0xc0100040);
-	fuzz_image(f, f->seg_off[1], 3000);
+	boot_fixture_fuzz(f, elf(f)->seg_off[1], 3000);
 }
 
 static void test_multiboot_elf(void **state)
 {
-	struct fixture *f = *state;
+	struct boot_fixture *f = *state;
 
 	/* e_entry is virtual: it is translated through its segment. */
 	mb_elf_spec(f, false, 0xc0100040);
-	assert_int_equal(load(f), 0);
+	assert_int_equal(boot_fixture_load(f), 0);
 	assert_string_equal(f->out.format, "multiboot");
 	assert_int_equal(f->out.mode, BOOT_MULTIBOOT);
 	assert_int_equal(f->out.rip, 0x100040);
 	assert_int_equal(f->out.arg, LAYOUT_MBI);
 	assert_int_equal(f->out.kernel_end, 0x103000);
-	assert_memory_equal(gmem_ptr(&f->m, 0x101000, 0x800), f->img + f->seg_off[1], 0x800);
+	assert_memory_equal(gmem_ptr(&f->m, 0x101000, 0x800), f->img + elf(f)->seg_off[1], 0x800);
 
 	mb_elf_spec(f, true, 0x101010);
-	assert_int_equal(load(f), 0);
+	assert_int_equal(boot_fixture_load(f), 0);
 	assert_int_equal(f->out.rip, 0x101010);
 
 	mb_elf_spec(f, true, 0x100101010ULL);
@@ -611,25 +552,22 @@ static void test_multiboot_elf(void **state)
 	expect_fail(f, -ENOEXEC, "entry point 0x500000 is outside the kernel's loaded segments");
 
 	mb_elf_spec(f, false, 0x100040);
-	for (size_t full = f->size, len = 0; len < full; len++) {
-		assert_true(load_prefix(f, len) < 0);
-		assert_true(f->e.msg[0] != '\0');
-	}
+	boot_fixture_expect_prefixes_fail(f, f->size);
 }
 
 static void test_pvh_wins_over_multiboot(void **state)
 {
-	struct fixture *f = *state;
+	struct boot_fixture *f = *state;
 
 	pvh_spec(f, true, 0x100010, 8);
-	put_mb_header(f->img + f->seg_off[1], MB_FLAG_MEMORY_INFO);
-	assert_int_equal(load(f), 0);
+	put_mb_header(f->img + elf(f)->seg_off[1], MB_FLAG_MEMORY_INFO);
+	assert_int_equal(boot_fixture_load(f), 0);
 	assert_int_equal(f->out.mode, BOOT_PVH);
 }
 
 int main(void)
 {
-#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, boot_fixture_teardown)
 	const struct CMUnitTest tests[] = {
 		T(test_pvh_loads_segments),
 		T(test_pvh_start_info),

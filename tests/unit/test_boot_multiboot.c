@@ -17,6 +17,7 @@
 #include "boot/boot.h"
 #include "boot/loader.h"
 #include "boot/multiboot_abi.h"
+#include "boot_fixture.h"
 
 #define MiB       (1ULL << 20)
 #define IMG_SIZE  0x2000
@@ -24,16 +25,6 @@
 #define LOAD      0x100000u
 #define BSS_END   0x103000u
 #define ENTRY     0x100080u
-
-struct fixture {
-	struct gmem m;
-	struct e820_map map;
-	uint8_t img[0x4000];
-	size_t size;
-	struct boot_input in;
-	struct boot_entry out;
-	struct err e;
-};
 
 /* Write a header at (off) with (flags) and the address fields, checksum fixed. */
 static void put_header(uint8_t *p, uint32_t flags, uint32_t header_addr, uint32_t load_addr,
@@ -51,9 +42,9 @@ static void put_header(uint8_t *p, uint32_t flags, uint32_t header_addr, uint32_
 
 #define AOUT_FLAGS (MB_FLAG_PAGE_ALIGN | MB_FLAG_MEMORY_INFO | MB_FLAG_AOUT_KLUDGE)
 
-static void make_image(struct fixture *f)
+static void make_image(struct boot_fixture *f)
 {
-	for (size_t i = 0; i < sizeof(f->img); i++)
+	for (size_t i = 0; i < f->cap; i++)
 		f->img[i] = (uint8_t)(i * 13 + 5);
 	put_header(f->img + HDR_OFF, AOUT_FLAGS, LOAD + HDR_OFF, LOAD, LOAD + IMG_SIZE, BSS_END,
 		   ENTRY);
@@ -61,99 +52,37 @@ static void make_image(struct fixture *f)
 }
 
 /* Re-write the header's address fields of the default image. */
-static void set_addrs(struct fixture *f, uint32_t header_addr, uint32_t load_addr,
+static void set_addrs(struct boot_fixture *f, uint32_t header_addr, uint32_t load_addr,
 		      uint32_t load_end, uint32_t bss_end, uint32_t entry)
 {
 	put_header(f->img + HDR_OFF, AOUT_FLAGS, header_addr, load_addr, load_end, bss_end, entry);
 }
 
-static int fixture_ram(struct fixture *f, uint64_t ram)
-{
-	gmem_destroy(&f->m);
-	if (gmem_init(&f->m, ram, 0) < 0 || e820_build(&f->map, &f->m) < 0)
-		return -1;
-	return 0;
-}
-
+/* Each test starts from 64 MiB of RAM and the a.out kludge image above. */
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
+	struct boot_fixture *f = boot_fixture_new(64 * MiB, 0x4000, 0, "kernel args");
 
+	*state = f;
 	if (!f)
 		return -1;
-	f->m.fd = -1;
-	if (fixture_ram(f, 64 * MiB) < 0)
-		return -1;
 	make_image(f);
-	f->in = (struct boot_input){ .kernel = f->img, .cmdline = "kernel args",
-				     .e820 = &f->map, .rsdp_gpa = 0xe0000 };
-	*state = f;
 	return 0;
 }
 
-static int teardown(void **state)
+/* Load with the multiboot loader alone, no format detection. */
+static int load_mb(struct boot_fixture *f)
 {
-	struct fixture *f = *state;
-
-	gmem_destroy(&f->m);
-	free(f);
-	return 0;
+	return boot_fixture_run(f, boot_load_multiboot);
 }
 
-static int load(struct fixture *f)
+/* The multiboot loader fails with (code) and a message containing (words). */
+static void expect_fail(struct boot_fixture *f, int code, const char *words)
 {
-	f->in.kernel_size = f->size;
-	memset(f->e.msg, 0, sizeof(f->e.msg));
-	return boot_load(&f->m, &f->in, &f->out, &f->e);
+	boot_fixture_expect_fail(f, boot_load_multiboot, code, words);
 }
 
-/* Load the first (len) bytes from an exactly-sized copy, so ASan sees any overread. */
-static int load_prefix(struct fixture *f, size_t len)
-{
-	uint8_t *copy = malloc(len ? len : 1);
-	int r;
-
-	assert_non_null(copy);
-	memcpy(copy, f->img, len);
-	f->in.kernel = copy;
-	f->size = len;
-	r = load(f);
-	f->in.kernel = f->img;
-	free(copy);
-	return r;
-}
-
-/* Random byte flips of the valid image (fixed seed): never a crash, always a message on failure. */
-static void fuzz_image(struct fixture *f, size_t size, unsigned rounds)
-{
-	uint8_t orig[sizeof(f->img)];
-
-	memcpy(orig, f->img, sizeof(orig));
-	srand(1234);
-	for (unsigned i = 0; i < rounds; i++) {
-		for (int n = 1 + rand() % 4; n > 0; n--)
-			f->img[(size_t)rand() % size] ^= (uint8_t)(1u << (rand() % 8));
-		if (load_prefix(f, size) < 0)
-			assert_true(f->e.msg[0] != '\0');
-		memcpy(f->img, orig, sizeof(orig));
-	}
-}
-
-static int load_mb(struct fixture *f)
-{
-	f->in.kernel_size = f->size;
-	memset(f->e.msg, 0, sizeof(f->e.msg));
-	return boot_load_multiboot(&f->m, &f->in, &f->out, &f->e);
-}
-
-static void expect_fail(struct fixture *f, int code, const char *words)
-{
-	assert_int_equal(load_mb(f), code);
-	if (!strstr(f->e.msg, words))
-		fail_msg("message \"%s\" lacks \"%s\"", f->e.msg, words);
-}
-
-static uint32_t mbi32(struct fixture *f, unsigned off)
+static uint32_t mbi32(struct boot_fixture *f, unsigned off)
 {
 	return le32(gmem_ptr(&f->m, LAYOUT_MBI + off, 4));
 }
@@ -164,7 +93,7 @@ static void assert_in_mbi(uint64_t gpa, uint64_t len)
 	assert_true(gpa >= LAYOUT_MBI && gpa + len <= LAYOUT_MBI + LAYOUT_MBI_SIZE);
 }
 
-static const char *mbi_str(struct fixture *f, uint32_t gpa)
+static const char *mbi_str(struct boot_fixture *f, uint32_t gpa)
 {
 	const char *s = gmem_ptr(&f->m, gpa, 1);
 
@@ -175,11 +104,11 @@ static const char *mbi_str(struct fixture *f, uint32_t gpa)
 
 static void test_aout_kernel_loads(void **state)
 {
-	struct fixture *f = *state;
+	struct boot_fixture *f = *state;
 	const uint8_t *bss;
 
 	memset(gmem_ptr(&f->m, LOAD + IMG_SIZE, 0x1000), 0xff, 0x1000);
-	assert_int_equal(load(f), 0);
+	assert_int_equal(boot_fixture_load(f), 0);
 	assert_string_equal(f->out.format, "multiboot");
 	assert_int_equal(f->out.mode, BOOT_MULTIBOOT);
 	assert_int_equal(f->out.rip, ENTRY);
@@ -194,10 +123,10 @@ static void test_aout_kernel_loads(void **state)
 
 static void test_info_structure(void **state)
 {
-	struct fixture *f = *state;
+	struct boot_fixture *f = *state;
 	uint32_t mmap, mods;
 
-	assert_int_equal(load(f), 0);
+	assert_int_equal(boot_fixture_load(f), 0);
 	assert_int_equal(mbi32(f, MBI_FLAGS), MBI_FLAG_MEM | MBI_FLAG_CMDLINE | MBI_FLAG_MODS |
 					      MBI_FLAG_MMAP | MBI_FLAG_LOADER_NAME);
 	assert_int_equal(mbi32(f, MBI_MEM_LOWER), 639);
@@ -224,7 +153,7 @@ static void test_info_structure(void **state)
 
 static void test_modules(void **state)
 {
-	struct fixture *f = *state;
+	struct boot_fixture *f = *state;
 	static uint8_t initrd[5000], m1[3], m2[0x1800];
 	struct boot_module extra[2] = { { m1, sizeof(m1), "mod1 arg=1" }, { m2, sizeof(m2), NULL } };
 	static const char *const want[] = { "", "mod1 arg=1", "" };
@@ -239,7 +168,7 @@ static void test_modules(void **state)
 	f->in.initrd_size = sizeof(initrd);
 	f->in.modules = extra;
 	f->in.nmodules = 2;
-	assert_int_equal(load(f), 0);
+	assert_int_equal(boot_fixture_load(f), 0);
 	assert_int_equal(mbi32(f, MBI_MODS_COUNT), 3);
 	mods = mbi32(f, MBI_MODS_ADDR);
 	assert_in_mbi(mods, 3 * MB_MOD_ENTRY_SIZE);
@@ -260,7 +189,7 @@ static void test_modules(void **state)
 
 static void test_module_limits(void **state)
 {
-	struct fixture *f = *state;
+	struct boot_fixture *f = *state;
 	uint8_t *big = calloc(1, 65 * MiB);
 	struct boot_module extra[64] = { { big, 20 * MiB, NULL } };
 
@@ -288,7 +217,7 @@ static void test_module_limits(void **state)
 
 static void test_cmdline_limits(void **state)
 {
-	struct fixture *f = *state;
+	struct boot_fixture *f = *state;
 	char *line = malloc(LAYOUT_MBI_SIZE + 1);
 	struct boot_module mod = { (const uint8_t *)"m", 1, line };
 
@@ -308,56 +237,53 @@ static void test_cmdline_limits(void **state)
 
 static void test_truncated_everywhere(void **state)
 {
-	struct fixture *f = *state;
+	struct boot_fixture *f = *state;
 
-	for (size_t len = 0; len < IMG_SIZE; len++) {
-		assert_true(load_prefix(f, len) < 0);
-		assert_true(f->e.msg[0] != '\0');
-	}
+	boot_fixture_expect_prefixes_fail(f, IMG_SIZE);
 	f->size = IMG_SIZE - 1;
 	expect_fail(f, -ENOEXEC, "past the end of the file");
 }
 
 static void test_random_corruption(void **state)
 {
-	struct fixture *f = *state;
+	struct boot_fixture *f = *state;
 
-	fuzz_image(f, IMG_SIZE, 3000);
-	fuzz_image(f, HDR_OFF + MB_HDR_AOUT_SIZE, 3000);
+	boot_fixture_fuzz(f, IMG_SIZE, 3000);
+	boot_fixture_fuzz(f, HDR_OFF + MB_HDR_AOUT_SIZE, 3000);
 }
 
 static void test_header_search(void **state)
 {
-	struct fixture *f = *state;
+	struct boot_fixture *f = *state;
 
 	put_le32(f->img + HDR_OFF + MB_HDR_CHECKSUM, 0);
 	expect_fail(f, -ENOEXEC, "multiboot header at offset 0x40 has a bad checksum");
-	assert_int_equal(load(f), -ENOEXEC);
+	assert_int_equal(boot_fixture_load(f), -ENOEXEC);
 
 	/* Not 4-byte aligned: not a header. */
-	memset(f->img, 0, sizeof(f->img));
+	memset(f->img, 0, f->cap);
 	put_header(f->img + 0x42, AOUT_FLAGS, LOAD + 0x42, LOAD, 0, 0, ENTRY);
 	expect_fail(f, -ENOEXEC, "no multiboot header in the first 8192 bytes");
 	expect_fail(f, -ENOEXEC, "no multiboot header");
-	assert_int_equal(load(f), -ENOEXEC);
+	assert_int_equal(boot_fixture_load(f), -ENOEXEC);
 	assert_non_null(strstr(f->e.msg, "not a bzImage, PVH ELF or multiboot kernel"));
 
 	/* Wholly beyond the first 8 KiB. */
-	memset(f->img, 0, sizeof(f->img));
+	memset(f->img, 0, f->cap);
 	put_header(f->img + 0x2000, AOUT_FLAGS, LOAD + 0x2000, LOAD, 0, 0, ENTRY);
 	f->size = 0x3000;
 	expect_fail(f, -ENOEXEC, "multiboot magic at offset 0x2000 is beyond the first 8192 bytes");
-	assert_int_equal(load(f), -ENOEXEC);
+	assert_int_equal(boot_fixture_load(f), -ENOEXEC);
 
 	/* Starting within but with address fields running past 8 KiB. */
-	memset(f->img, 0, sizeof(f->img));
+	memset(f->img, 0, f->cap);
 	put_header(f->img + 0x1ff0, AOUT_FLAGS, LOAD + 0x1ff0, LOAD, 0, 0, ENTRY);
 	expect_fail(f, -ENOEXEC, "runs past the first 8192 bytes");
 }
 
 static void test_required_flags(void **state)
 {
-	struct fixture *f = *state;
+	struct boot_fixture *f = *state;
 
 	put_header(f->img + HDR_OFF, AOUT_FLAGS | MB_FLAG_VIDEO_MODE, LOAD + HDR_OFF, LOAD,
 		   LOAD + IMG_SIZE, BSS_END, ENTRY);
@@ -376,7 +302,7 @@ static void test_required_flags(void **state)
 
 static void test_aout_addresses_inconsistent(void **state)
 {
-	struct fixture *f = *state;
+	struct boot_fixture *f = *state;
 
 	set_addrs(f, LOAD + HDR_OFF, LOAD + HDR_OFF + 4, LOAD + IMG_SIZE, 0, ENTRY);
 	expect_fail(f, -ENOEXEC, "load_addr 0x100044 is above header_addr 0x100040");
@@ -411,7 +337,7 @@ static void test_aout_addresses_inconsistent(void **state)
 
 static void test_aout_placement(void **state)
 {
-	struct fixture *f = *state;
+	struct boot_fixture *f = *state;
 
 	set_addrs(f, 0x8040, 0x8000, 0x8000 + IMG_SIZE, 0, 0x8080);
 	expect_fail(f, -EINVAL, "overlaps lodge's boot structures below 1 MiB");
@@ -419,13 +345,13 @@ static void test_aout_placement(void **state)
 	expect_fail(f, -ERANGE, "multiboot kernel image [0x7000000, 0x7002000) is outside guest RAM");
 	set_addrs(f, LOAD + HDR_OFF, LOAD, LOAD + IMG_SIZE, 0xfffff000, ENTRY);
 	expect_fail(f, -ERANGE, "outside guest RAM");
-	assert_int_equal(fixture_ram(f, 4ULL << 30), 0);
+	assert_int_equal(boot_fixture_ram(f, 4ULL << 30), 0);
 	expect_fail(f, -ERANGE, "MMIO hole");
 }
 
 static void test_memory_too_small(void **state)
 {
-	struct fixture *f = *state;
+	struct boot_fixture *f = *state;
 
 	gmem_destroy(&f->m);
 	assert_int_equal(gmem_init(&f->m, 1 * MiB, 0), 0);
@@ -435,7 +361,7 @@ static void test_memory_too_small(void **state)
 
 int main(void)
 {
-#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, boot_fixture_teardown)
 	const struct CMUnitTest tests[] = {
 		T(test_aout_kernel_loads),
 		T(test_info_structure),
