@@ -217,6 +217,7 @@ static int cmd_run(int argc, char **argv)
 	status = vm_run(&vm);
 	report_rss();
 	vm_destroy(&vm);
+	log_trace_point("vm destroyed");
 	config_free(&cfg);
 	return status;
 }

@@ -36,21 +36,20 @@ int vcpu_init_signals(void)
 	return sigaction(VCPU_KICK_SIGNAL, &sa, NULL) < 0 ? -errno : 0;
 }
 
-static int vcpu_set_cpuid(struct vcpu *c, struct err *e)
+static int vcpu_set_cpuid(struct vcpu *c, const struct cpuid_table *supported, struct err *e)
 {
-	static struct cpuid_table t; /* large; built under vm_create's single thread */
 	const struct vm_config *cfg = c->vm->cfg;
+	struct cpuid_table *t = malloc(sizeof(*t));
 	int r;
 
-	r = cpuid_get_supported(c->vm->kvm.sys_fd, &t, e);
-	if (r < 0)
-		return r;
-	r = cpuid_filter(&t, c->id, c->vm->ncpus, cfg->cpu_mask, cfg->ncpu_mask, e);
-	if (r < 0)
-		return r;
-	if (ioctl(c->fd, KVM_SET_CPUID2, &t.hdr) < 0)
-		return errf(e, -errno, "vCPU %u: KVM_SET_CPUID2: %s", c->id, strerror(errno));
-	return 0;
+	if (!t)
+		return errf(e, -ENOMEM, "out of memory");
+	memcpy(t, supported, sizeof(*t));
+	r = cpuid_filter(t, c->id, c->vm->ncpus, cfg->cpu_mask, cfg->ncpu_mask, e);
+	if (r == 0 && ioctl(c->fd, KVM_SET_CPUID2, &t->hdr) < 0)
+		r = errf(e, -errno, "vCPU %u: KVM_SET_CPUID2: %s", c->id, strerror(errno));
+	free(t);
+	return r;
 }
 
 static int vcpu_set_msrs(struct vcpu *c, struct err *e)
@@ -103,7 +102,8 @@ static int vcpu_set_fpu(struct vcpu *c, struct err *e)
 	return 0;
 }
 
-int vcpu_create(struct vcpu *c, struct vm *vm, unsigned id, struct err *e)
+int vcpu_create(struct vcpu *c, struct vm *vm, unsigned id, const struct cpuid_table *cpuid,
+		struct err *e)
 {
 	int r;
 
@@ -119,7 +119,7 @@ int vcpu_create(struct vcpu *c, struct vm *vm, unsigned id, struct err *e)
 		c->run = NULL;
 		return errf(e, -errno, "vCPU %u: mmap kvm_run: %s", id, strerror(errno));
 	}
-	r = vcpu_set_cpuid(c, e);
+	r = vcpu_set_cpuid(c, cpuid, e);
 	if (r == 0)
 		r = vcpu_set_msrs(c, e);
 	if (r == 0)
@@ -285,7 +285,7 @@ void vcpu_destroy(struct vcpu *c)
 	}
 	if (c->run)
 		munmap(c->run, (size_t)c->vm->kvm.run_size);
-	if (c->fd > 0)
+	if (c->fd >= 0)
 		close(c->fd);
 	c->run = NULL;
 	c->fd = -1;

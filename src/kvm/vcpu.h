@@ -7,6 +7,7 @@
 #include <stdbool.h>
 
 #include "boot/boot.h"
+#include "kvm/cpuid.h"
 #include "util/err.h"
 
 struct vm;
@@ -22,8 +23,12 @@ struct vcpu {
 	unsigned long exits_io, exits_mmio, exits_other;
 };
 
-/* Create vCPU (id) of (vm), set its CPUID, MSRs, LAPIC LINT pins and FPU. 0 or -errno. */
-int vcpu_create(struct vcpu *c, struct vm *vm, unsigned id, struct err *e);
+/*
+ * Create vCPU (id) of (vm) and set its CPUID (from (cpuid), KVM's supported
+ * table, filtered for this vCPU), MSRs, LAPIC LINT pins and FPU. 0 or -errno.
+ */
+int vcpu_create(struct vcpu *c, struct vm *vm, unsigned id, const struct cpuid_table *cpuid,
+		struct err *e);
 
 /* Load the boot state (registers, segments, paging) that (entry) asks for into the BSP. */
 int vcpu_set_boot_state(struct vcpu *c, const struct boot_entry *entry, struct err *e);

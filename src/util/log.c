@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 enum log_level log_threshold = LOG_WARN;
 
@@ -34,4 +35,19 @@ int log_set_level(const char *name)
 		}
 	}
 	return -EINVAL;
+}
+
+void log_trace_point(const char *what)
+{
+	static struct timespec start;
+	struct timespec now;
+
+	if (log_threshold < LOG_DEBUG)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (start.tv_sec == 0 && start.tv_nsec == 0)
+		start = now;
+	log_msg(LOG_DEBUG, "trace", "+%ld us %s",
+		(long)((now.tv_sec - start.tv_sec) * 1000000 + (now.tv_nsec - start.tv_nsec) / 1000),
+		what);
 }

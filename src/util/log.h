@@ -16,6 +16,9 @@ void log_msg(enum log_level level, const char *subsys, const char *fmt, ...)
 /* Set the threshold from a name ("error", "warn", "info", "debug"); returns 0 or -EINVAL. */
 int log_set_level(const char *name);
 
+/* At debug level, log the microseconds since the first trace point, then (what). */
+void log_trace_point(const char *what);
+
 #define log_err(sub, ...)   log_msg(LOG_ERROR, sub, __VA_ARGS__)
 #define log_warn(sub, ...)  log_msg(LOG_WARN, sub, __VA_ARGS__)
 #define log_info(sub, ...)  log_msg(LOG_INFO, sub, __VA_ARGS__)

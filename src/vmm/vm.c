@@ -186,18 +186,22 @@ static int vm_load_kernel(struct vm *vm, struct boot_entry *entry, struct err *e
 
 static int vm_create_vcpus(struct vm *vm, const struct boot_entry *entry, struct err *e)
 {
+	struct cpuid_table *cpuid = malloc(sizeof(*cpuid));
 	int r;
 
 	vm->vcpus = calloc(vm->ncpus, sizeof(*vm->vcpus));
-	if (!vm->vcpus)
+	if (!vm->vcpus || !cpuid) {
+		free(cpuid);
 		return errf(e, -ENOMEM, "out of memory");
+	}
 	for (unsigned i = 0; i < vm->ncpus; i++)
 		vm->vcpus[i].fd = -1;
-	for (unsigned i = 0; i < vm->ncpus; i++) {
-		r = vcpu_create(&vm->vcpus[i], vm, i, e);
-		if (r < 0)
-			return r;
-	}
+	r = cpuid_get_supported(vm->kvm.sys_fd, cpuid, e);
+	for (unsigned i = 0; r == 0 && i < vm->ncpus; i++)
+		r = vcpu_create(&vm->vcpus[i], vm, i, cpuid, e);
+	free(cpuid);
+	if (r < 0)
+		return r;
 	return vcpu_set_boot_state(&vm->vcpus[0], entry, e);
 }
 
@@ -223,34 +227,43 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct err *e)
 	r = loop_init(&vm->loop);
 	if (r < 0)
 		return errf(e, r, "epoll: %s", strerror(-r));
+	log_trace_point("start");
 	r = kvm_open(&vm->kvm, kvm_path, e);
 	if (r < 0)
 		return r;
 	if (vm->ncpus > (unsigned)vm->kvm.max_vcpus)
 		return errf(e, -EINVAL, "--cpus %u: KVM allows at most %d", vm->ncpus,
 			    vm->kvm.max_vcpus);
+	log_trace_point("kvm_open");
 	r = gmem_init(&vm->mem, cfg->mem_mib << 20, cfg->hugepages ? GMEM_HUGEPAGES : 0);
 	if (r < 0)
 		return errf(e, r, "guest memory (%" PRIu64 " MiB%s): %s", cfg->mem_mib,
 			    cfg->hugepages ? ", huge pages" : "", strerror(-r));
+	log_trace_point("gmem_init");
 	r = kvm_map_memory(&vm->kvm, &vm->mem, e);
 	if (r < 0)
 		return r;
+	log_trace_point("kvm_map_memory");
 	r = e820_build(&vm->e820, &vm->mem);
 	if (r < 0)
 		return errf(e, r, "--memory %" PRIu64 ": too small for the memory map", cfg->mem_mib);
 	r = vm_init_devices(vm, e);
 	if (r < 0)
 		return r;
+	log_trace_point("devices");
 	r = vm_build_acpi(vm, e);
 	if (r < 0)
 		return r;
+	log_trace_point("acpi");
 	r = vm_load_kernel(vm, &entry, e);
 	if (r < 0)
 		return r;
+	log_trace_point("kernel loaded");
 	log_info("vm", "%s kernel, entry 0x%" PRIx64 ", %u vCPU(s), %" PRIu64 " MiB",
 		 entry.format, entry.rip, vm->ncpus, cfg->mem_mib);
-	return vm_create_vcpus(vm, &entry, e);
+	r = vm_create_vcpus(vm, &entry, e);
+	log_trace_point("vcpus created");
+	return r;
 }
 
 static void vm_signal(void *opaque, uint32_t events)
@@ -308,8 +321,10 @@ int vm_run(struct vm *vm)
 		if (r < 0)
 			vm_request_exit(vm, VM_STATUS_HOST, "cannot start a vCPU thread");
 	}
+	log_trace_point("threads started");
 	while (read(vm->exit_fd, &v, sizeof(v)) < 0 && errno == EINTR)
 		;
+	log_trace_point("exit requested");
 	for (unsigned i = 0; i < vm->ncpus; i++)
 		vcpu_kick(&vm->vcpus[i]);
 	for (unsigned i = 0; i < vm->ncpus; i++)
@@ -325,6 +340,7 @@ int vm_run(struct vm *vm)
 		vm->signal_fd = -1;
 	}
 	atomic_store(&vm->state, VM_DONE);
+	log_trace_point("threads joined");
 	return atomic_load(&vm->exit_status);
 }
 
@@ -337,14 +353,17 @@ void vm_destroy(struct vm *vm)
 		free(vm->vcpus);
 		vm->vcpus = NULL;
 	}
+	log_trace_point("vcpus closed");
 	for (unsigned i = vm->ndevices; i-- > 0;)
 		if (vm->devices[i].desc->fini)
 			vm->devices[i].desc->fini(vm, vm->devices[i].state);
 	vm->ndevices = 0;
+	log_trace_point("devices freed");
 	loop_destroy(&vm->loop);
 	bus_destroy(&vm->pio);
 	bus_destroy(&vm->mmio);
 	gmem_destroy(&vm->mem);
+	log_trace_point("memory unmapped");
 	kvm_close(&vm->kvm);
 	if (vm->exit_fd >= 0)
 		close(vm->exit_fd);
