@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "kvm/cpuid.h"
 #include "util/log.h"
@@ -164,24 +165,48 @@ static int parse_run_args(int argc, char **argv, struct vm_config *c, struct err
 	return r;
 }
 
-/* With LODGE_REPORT_RSS set, print lodge's memory at exit (bench/start reads it). */
-static void report_rss(void)
+/* Resident KiB of guest RAM: the pages of its mapping that are in memory. */
+static long guest_resident_kib(const struct gmem *m)
+{
+	size_t pages = m->total / 4096, n = 0;
+	unsigned char *vec = malloc(pages ? pages : 1);
+
+	if (!vec || mincore(m->host, m->total, vec) < 0) {
+		free(vec);
+		return -1;
+	}
+	for (size_t i = 0; i < pages; i++)
+		n += vec[i] & 1;
+	free(vec);
+	return (long)(n * 4);
+}
+
+/*
+ * With LODGE_REPORT_RSS set, print lodge's memory at exit (bench/start reads
+ * it): the kernel's RSS counters, the resident guest RAM, and own_kib, the
+ * RSS that is not guest RAM.
+ */
+static void report_rss(const struct gmem *m)
 {
 	static const char *const keys[] = { "RssAnon:", "RssFile:", "RssShmem:", "VmHWM:" };
 	static const char *const names[] = { "anon_kib", "file_kib", "shmem_kib", "hwm_kib" };
+	long v[4] = { 0 }, guest;
 	char line[256];
 	FILE *f;
 
 	if (!getenv("LODGE_REPORT_RSS") || !(f = fopen("/proc/self/status", "re")))
 		return;
-	fprintf(stderr, "lodge: rss:");
 	while (fgets(line, sizeof(line), f)) {
 		for (unsigned i = 0; i < 4; i++)
 			if (strncmp(line, keys[i], strlen(keys[i])) == 0)
-				fprintf(stderr, " %s=%ld", names[i], strtol(line + strlen(keys[i]), NULL, 10));
+				v[i] = strtol(line + strlen(keys[i]), NULL, 10);
 	}
-	fprintf(stderr, "\n");
 	fclose(f);
+	guest = guest_resident_kib(m);
+	fprintf(stderr, "lodge: rss:");
+	for (unsigned i = 0; i < 4; i++)
+		fprintf(stderr, " %s=%ld", names[i], v[i]);
+	fprintf(stderr, " guest_kib=%ld own_kib=%ld\n", guest, v[0] + v[1] + v[2] - guest);
 }
 
 static int cmd_run(int argc, char **argv)
@@ -215,7 +240,7 @@ static int cmd_run(int argc, char **argv)
 		return VM_STATUS_USAGE;
 	}
 	status = vm_run(&vm);
-	report_rss();
+	report_rss(&vm.mem);
 	vm_destroy(&vm);
 	log_trace_point("vm destroyed");
 	config_free(&cfg);
