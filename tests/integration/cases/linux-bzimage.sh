@@ -1,3 +1,4 @@
+# needs: full-kvm  (Linux gets only through early boot on kvm_pvm: ../shared/ENVIRONMENT.md)
 # Linux boots from its bzImage (the Linux x86 boot protocol) with 2 vCPUs
 # and 256 MiB to the test /init, which checks what it got and powers off:
 # lodge ends with status 0.

@@ -1,3 +1,4 @@
+# needs: full-kvm  (Linux gets only through early boot on kvm_pvm: ../shared/ENVIRONMENT.md)
 # Linux (the Debian cloud kernel) boots through the PVH entry of its vmlinux
 # ELF with 2 vCPUs and 256 MiB to a busybox /init (tests/linux/init.sh), which
 # checks the CPUs, memory, command line and initrd it got and powers off:

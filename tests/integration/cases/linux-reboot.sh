@@ -1,3 +1,4 @@
+# needs: full-kvm  (Linux gets only through early boot on kvm_pvm: ../shared/ENVIRONMENT.md)
 # Linux asks for a reboot (reboot -f, through the keyboard controller as
 # reboot=k says): lodge ends the VM with status 0, as for a power-off.
 . "$LINUX/case-lib.sh"
