@@ -6,8 +6,8 @@
 # Prints, per case: "START name", then "PASS name" or "FAIL name: reason".
 # Ends with "SUITE-END N passed, N failed". Exit status 0 iff nothing failed.
 #
-# Environment: LODGE (lodge binary), GUESTS (guest ELF folder), LINUX (Linux
-# test artifacts), TEST_TIMEOUT (seconds per lodge run, default 120).
+# Environment: ROOT (the repository), LODGE (lodge binary), GUESTS (guest
+# ELF folder), LINUX (Linux test artifacts), TEST_TIMEOUT (seconds per lodge run, default 120).
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -15,7 +15,8 @@ root=$(cd "$here/../.." && pwd)
 : "${GUESTS:=$root/guest/build}"
 : "${LINUX:=${LODGE_CACHE:-$HOME/.cache/lodge}/linux}"
 : "${TEST_TIMEOUT:=120}"
-export LODGE GUESTS LINUX TEST_TIMEOUT
+ROOT=$root
+export ROOT LODGE GUESTS LINUX TEST_TIMEOUT
 . "$here/lib.sh"
 
 if [ $# -gt 0 ]; then
