@@ -39,7 +39,9 @@ mount -t tmpfs tmpfs /dev/shm
 . /lab/run.env
 
 for m in $(cat /lab/modules.load) $LAB_MODULES; do
-	modprobe "$m" || lab_error "modprobe $m failed"
+	opts=""
+	[ "$m" = kvm_amd ] && opts=$LAB_KVM_AMD_OPTS
+	modprobe "$m" $opts || lab_error "modprobe $m $opts failed"
 done
 [ -c /dev/kvm ] || lab_error "no /dev/kvm after loading kvm_amd (the CPU model lacks SVM?)"
 

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Helpers for the Debian cloud kernel package that both the KVM lab
 # (tests/lab/run) and the Linux guest artifacts (tests/linux/prepare) are made
 # from. Sourced by bash scripts on the host; nothing here runs in a guest.
@@ -10,12 +11,13 @@
 #   KPKG_TREE     the unpacked package ($KPKG_CACHE/kernel/<version>)
 #   KPKG_VMLINUZ  $KPKG_TREE/boot/vmlinuz-<release>
 #   KPKG_MODDIR   $KPKG_TREE/lib/modules/<release>
+# KPKG_STATUS: exit status of kpkg_die (default 1).
 # Environment: LODGE_CACHE; LAB_KERNEL_DEB picks a .deb instead of the newest
 # one in the cache.
 
 kpkg_die() {
 	echo "$KPKG_PROG: $*" >&2
-	exit 1
+	exit "${KPKG_STATUS:-1}"
 }
 
 : "${KPKG_PROG:=lab}"
@@ -125,8 +127,8 @@ kpkg_resolve() {
 kpkg_stage_modules() {
 	local dest=$1 p list bb
 	shift
-	list=$(kpkg_resolve "$@") || exit 1
-	bb=$(kpkg_busybox) || exit 1
+	list=$(kpkg_resolve "$@") || exit "${KPKG_STATUS:-1}"
+	bb=$(kpkg_busybox) || exit "${KPKG_STATUS:-1}"
 	mkdir -p "$dest/lib/modules/$KPKG_KVER"
 	for p in $list; do
 		mkdir -p "$dest/lib/modules/$KPKG_KVER/${p%/*}"
