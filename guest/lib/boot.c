@@ -3,41 +3,12 @@
  * out of low memory (which SMP bring-up reuses later), sets up the console,
  * this CPU and the IDT, then runs guest_main.
  *
- * Layouts: struct hvm_start_info from Xen's public/arch-x86/hvm/start_info.h;
- * struct multiboot_info from the Multiboot Specification 0.6.96 §3.3.
+ * Layouts: struct hvm_start_info from src/boot/pvh_abi.h (shared with the
+ * loader); struct multiboot_info from the Multiboot Specification 0.6.96 §3.3.
  */
+#include "boot/pvh_abi.h" /* lodge's own definition of the PVH ABI, shared */
 #include "guest.h"
 #include "internal.h"
-
-#define HVM_START_MAGIC 0x336ec578
-
-struct hvm_start_info {
-	uint32_t magic;
-	uint32_t version;
-	uint32_t flags;
-	uint32_t nr_modules;
-	uint64_t modlist_paddr;
-	uint64_t cmdline_paddr;
-	uint64_t rsdp_paddr;
-	/* version >= 1 */
-	uint64_t memmap_paddr;
-	uint32_t memmap_entries;
-	uint32_t reserved;
-};
-
-struct hvm_modlist_entry {
-	uint64_t paddr;
-	uint64_t size;
-	uint64_t cmdline_paddr;
-	uint64_t reserved;
-};
-
-struct hvm_memmap_table_entry {
-	uint64_t addr;
-	uint64_t size;
-	uint32_t type;
-	uint32_t reserved;
-};
 
 #define MB_INFO_MEM     (1u << 0)
 #define MB_INFO_CMDLINE (1u << 2)
@@ -106,7 +77,7 @@ static bool read_pvh(void)
 {
 	const struct hvm_start_info *si = phys(boot_info_paddr, sizeof(*si));
 
-	if (!si || si->magic != HVM_START_MAGIC) {
+	if (!si || si->magic != PVH_START_MAGIC) {
 		printf("guest: bad hvm_start_info at %#x (magic %#x)\n", boot_info_paddr,
 		       si ? si->magic : 0);
 		return false;
