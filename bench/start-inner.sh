@@ -30,7 +30,7 @@ echo "lodge own memory at exit: $rss"
 echo "where lodge's time goes (one run, LODGE_LOG=debug):"
 LODGE_LOG=debug build/lodge run --kernel "$guest" --serial none --memory 128 2>&1 >/dev/null |
 	sed -n 's/^lodge: trace: /  /p'
-printf '%s\n' "  (in the lab, creating and destroying KVM's in-kernel PIT alone costs ~19 ms: its kthread)"
+printf "%s\n" "  (the in-kernel PIT is created on the guest's first PIT access: this guest never makes one)"
 
 f=$(field "$floor" mean_us)
 l=$(field "$lodge" mean_us)

@@ -32,8 +32,6 @@ int kvm_check_cap(const struct kvm *k, long cap)
 
 static int kvm_create_platform(struct kvm *k, struct err *e)
 {
-	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
-
 	if (ioctl(k->vm_fd, KVM_SET_TSS_ADDR, KVM_TSS_ADDR) < 0)
 		return errf(e, -errno, "KVM_SET_TSS_ADDR: %s", strerror(errno));
 	uint64_t idmap = KVM_IDENTITY_MAP_ADDR;
@@ -41,9 +39,14 @@ static int kvm_create_platform(struct kvm *k, struct err *e)
 		return errf(e, -errno, "KVM_SET_IDENTITY_MAP_ADDR: %s", strerror(errno));
 	if (ioctl(k->vm_fd, KVM_CREATE_IRQCHIP) < 0)
 		return errf(e, -errno, "KVM_CREATE_IRQCHIP: %s", strerror(errno));
-	if (ioctl(k->vm_fd, KVM_CREATE_PIT2, &pit) < 0)
-		return errf(e, -errno, "KVM_CREATE_PIT2: %s", strerror(errno));
 	return 0;
+}
+
+int kvm_create_pit(struct kvm *k)
+{
+	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
+
+	return ioctl(k->vm_fd, KVM_CREATE_PIT2, &pit) < 0 ? -errno : 0;
 }
 
 int kvm_open(struct kvm *k, const char *path, struct err *e)

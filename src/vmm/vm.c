@@ -3,11 +3,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/signalfd.h>
@@ -266,17 +266,36 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct err *e)
 	return r;
 }
 
-static void vm_signal(void *opaque, uint32_t events)
+/* SIGINT/SIGTERM arrived on the signalfd: end the VM. */
+static void vm_signal(struct vm *vm)
 {
-	struct vm *vm = opaque;
 	struct signalfd_siginfo si;
 	char why[48];
 
-	(void)events;
 	if (read(vm->signal_fd, &si, sizeof(si)) != sizeof(si))
 		return;
 	snprintf(why, sizeof(why), "%s received", strsignal((int)si.ssi_signo));
 	vm_request_exit(vm, VM_STATUS_SIGNAL, why);
+}
+
+/* The main thread's wait: until an exit is requested, serving SIGINT/SIGTERM. */
+static void vm_wait_exit(struct vm *vm)
+{
+	struct pollfd fds[2] = {
+		{ .fd = vm->exit_fd, .events = POLLIN },
+		{ .fd = vm->signal_fd, .events = POLLIN },
+	};
+
+	/* vm_request_exit marks the state before it writes exit_fd: the state is the truth. */
+	while (!vm_exiting(vm)) {
+		if (poll(fds, vm->signal_fd >= 0 ? 2 : 1, -1) < 0) {
+			if (errno != EINTR)
+				vm_request_exit(vm, VM_STATUS_HOST, "poll failed");
+			continue;
+		}
+		if (fds[1].revents & POLLIN)
+			vm_signal(vm);
+	}
 }
 
 static void *vm_io_thread(void *arg)
@@ -292,38 +311,37 @@ static void *vm_io_thread(void *arg)
 int vm_run(struct vm *vm)
 {
 	sigset_t sigs;
-	uint64_t v;
 	int r;
 
 	r = vcpu_init_signals();
 	if (r < 0)
 		return VM_STATUS_HOST;
-	/* SIGINT/SIGTERM reach the I/O loop through a signalfd; no thread takes them directly. */
+	/* SIGINT/SIGTERM reach the main thread through a signalfd; no thread takes them directly. */
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	vm->signal_fd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (vm->signal_fd >= 0)
-		loop_add(&vm->loop, vm->signal_fd, EPOLLIN, vm_signal, vm);
 
 	{
 		int expected = VM_CREATED;
 
 		atomic_compare_exchange_strong(&vm->state, &expected, VM_RUNNING);
 	}
-	if (pthread_create(&vm->io_thread, NULL, vm_io_thread, vm) == 0)
-		vm->io_started = true;
-	else
-		vm_request_exit(vm, VM_STATUS_HOST, "cannot start the I/O thread");
+	/* The I/O thread exists only when a device gave it something to watch. */
+	if (vm->loop.sources) {
+		if (pthread_create(&vm->io_thread, NULL, vm_io_thread, vm) == 0)
+			vm->io_started = true;
+		else
+			vm_request_exit(vm, VM_STATUS_HOST, "cannot start the I/O thread");
+	}
 	for (unsigned i = 0; i < vm->ncpus && !vm_exiting(vm); i++) {
 		r = vcpu_start(&vm->vcpus[i]);
 		if (r < 0)
 			vm_request_exit(vm, VM_STATUS_HOST, "cannot start a vCPU thread");
 	}
 	log_trace_point("threads started");
-	while (read(vm->exit_fd, &v, sizeof(v)) < 0 && errno == EINTR)
-		;
+	vm_wait_exit(vm);
 	log_trace_point("exit requested");
 	for (unsigned i = 0; i < vm->ncpus; i++)
 		vcpu_kick(&vm->vcpus[i]);
@@ -335,7 +353,6 @@ int vm_run(struct vm *vm)
 		vm->io_started = false;
 	}
 	if (vm->signal_fd >= 0) {
-		loop_del(&vm->loop, vm->signal_fd);
 		close(vm->signal_fd);
 		vm->signal_fd = -1;
 	}
