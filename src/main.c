@@ -6,7 +6,6 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "kvm/cpuid.h"
 #include "util/log.h"
 #include "vmm/config.h"
 #include "vmm/vm.h"
@@ -46,6 +45,7 @@ static const struct option run_options[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
+/* --cpu-mask: a comma-separated list of feature names. */
 static int add_cpu_mask(struct vm_config *c, const char *list, struct err *e)
 {
 	char *copy = strdup(list), *save = NULL;
@@ -53,30 +53,10 @@ static int add_cpu_mask(struct vm_config *c, const char *list, struct err *e)
 
 	if (!copy)
 		return errf(e, -ENOMEM, "out of memory");
-	for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		if (!cpuid_feature_known(tok)) {
-			r = errf(e, -EINVAL, "--cpu-mask: unknown CPUID feature '%s'", tok);
-			break;
-		}
-		if (c->ncpu_mask == CONFIG_MAX_CPU_MASK) {
-			r = errf(e, -EINVAL, "--cpu-mask: more than %d features", CONFIG_MAX_CPU_MASK);
-			break;
-		}
-		c->cpu_mask[c->ncpu_mask] = strdup(tok);
-		if (!c->cpu_mask[c->ncpu_mask++]) {
-			r = errf(e, -ENOMEM, "out of memory");
-			break;
-		}
-	}
+	for (char *tok = strtok_r(copy, ",", &save); tok && r == 0; tok = strtok_r(NULL, ",", &save))
+		r = config_add_cpu_mask(c, tok, "--cpu-mask", e);
 	free(copy);
 	return r;
-}
-
-static int replace(char **dst, const char *s, struct err *e)
-{
-	free(*dst);
-	*dst = strdup(s);
-	return *dst ? 0 : errf(e, -ENOMEM, "out of memory");
 }
 
 /* Apply one option to (c); the config file was applied before any of them. */
@@ -87,11 +67,11 @@ static int apply_option(struct vm_config *c, int opt, const char *arg, struct er
 
 	switch (opt) {
 	case OPT_KERNEL:
-		return replace(&c->kernel_path, arg, e);
+		return config_set_string(&c->kernel_path, arg, e);
 	case OPT_INITRD:
-		return replace(&c->initrd_path, arg, e);
+		return config_set_string(&c->initrd_path, arg, e);
 	case OPT_CMDLINE:
-		return replace(&c->cmdline, arg, e);
+		return config_set_string(&c->cmdline, arg, e);
 	case OPT_MEMORY:
 		r = config_parse_uint(arg, 2, CONFIG_MAX_MEM_MIB, "--memory", &v, e);
 		if (r == 0)
@@ -107,10 +87,7 @@ static int apply_option(struct vm_config *c, int opt, const char *arg, struct er
 	case OPT_CPU_MASK:
 		return add_cpu_mask(c, arg, e);
 	case OPT_MODULE:
-		if (c->nmodules == CONFIG_MAX_MODULES)
-			return errf(e, -EINVAL, "--module: more than %d modules", CONFIG_MAX_MODULES);
-		c->modules[c->nmodules] = strdup(arg);
-		return c->modules[c->nmodules++] ? 0 : errf(e, -ENOMEM, "out of memory");
+		return config_add_module(c, arg, "--module", e);
 	case OPT_HUGEPAGES:
 		c->hugepages = true;
 		return 0;

@@ -52,8 +52,7 @@ int config_parse_uint(const char *s, uint64_t min, uint64_t max, const char *wha
 	return 0;
 }
 
-/* Replace the string at (dst) with a copy of (s). */
-static int set_str(char **dst, const char *s, struct err *e)
+int config_set_string(char **dst, const char *s, struct err *e)
 {
 	char *copy = strdup(s);
 
@@ -72,7 +71,7 @@ int config_set_serial(struct vm_config *c, const char *spec, struct err *e)
 		c->serial = SERIAL_NONE;
 	} else if (strncmp(spec, "file:", 5) == 0 && spec[5]) {
 		c->serial = SERIAL_FILE;
-		return set_str(&c->serial_path, spec + 5, e);
+		return config_set_string(&c->serial_path, spec + 5, e);
 	} else {
 		return errf(e, -EINVAL, "--serial: '%s' is not stdio, none or file:PATH", spec);
 	}
@@ -110,7 +109,7 @@ static int get_string(json_t *obj, const char *section, const char *key, char **
 	}
 	if (!json_is_string(v))
 		return errf(e, -EINVAL, "config: %s.%s: expected a string", section, key);
-	return set_str(dst, json_string_value(v), e);
+	return config_set_string(dst, json_string_value(v), e);
 }
 
 static int get_uint(json_t *obj, const char *section, const char *key, uint64_t min,
@@ -151,26 +150,48 @@ static int parse_boot_source(struct vm_config *c, json_t *o, struct err *e)
 	return r;
 }
 
-static int parse_cpu_mask(struct vm_config *c, json_t *arr, struct err *e)
+int config_add_cpu_mask(struct vm_config *c, const char *name, const char *what,
+			struct err *e)
+{
+	if (!cpuid_feature_known(name))
+		return errf(e, -EINVAL, "%s: unknown CPUID feature '%s'", what, name);
+	if (c->ncpu_mask == CONFIG_MAX_CPU_MASK)
+		return errf(e, -EINVAL, "%s: more than %d features", what, CONFIG_MAX_CPU_MASK);
+	c->cpu_mask[c->ncpu_mask] = strdup(name);
+	if (!c->cpu_mask[c->ncpu_mask])
+		return errf(e, -ENOMEM, "out of memory");
+	c->ncpu_mask++;
+	return 0;
+}
+
+int config_add_module(struct vm_config *c, const char *spec, const char *what, struct err *e)
+{
+	if (c->nmodules == CONFIG_MAX_MODULES)
+		return errf(e, -EINVAL, "%s: more than %d modules", what, CONFIG_MAX_MODULES);
+	c->modules[c->nmodules] = strdup(spec);
+	if (!c->modules[c->nmodules])
+		return errf(e, -ENOMEM, "out of memory");
+	c->nmodules++;
+	return 0;
+}
+
+/* Add each string of the JSON array (arr), the field (what), to (c) with (add). */
+static int parse_string_array(struct vm_config *c, json_t *arr, const char *what,
+			      int (*add)(struct vm_config *, const char *, const char *, struct err *),
+			      struct err *e)
 {
 	size_t i;
 	json_t *v;
+	int r;
 
 	if (!json_is_array(arr))
-		return errf(e, -EINVAL, "config: lodge.cpu_mask: expected an array of strings");
+		return errf(e, -EINVAL, "%s: expected an array of strings", what);
 	json_array_foreach(arr, i, v) {
 		if (!json_is_string(v))
-			return errf(e, -EINVAL, "config: lodge.cpu_mask[%zu]: expected a string", i);
-		if (!cpuid_feature_known(json_string_value(v)))
-			return errf(e, -EINVAL, "config: lodge.cpu_mask: unknown CPUID feature '%s'",
-				    json_string_value(v));
-		if (c->ncpu_mask == CONFIG_MAX_CPU_MASK)
-			return errf(e, -EINVAL, "config: lodge.cpu_mask: more than %d features",
-				    CONFIG_MAX_CPU_MASK);
-		c->cpu_mask[c->ncpu_mask] = strdup(json_string_value(v));
-		if (!c->cpu_mask[c->ncpu_mask])
-			return errf(e, -ENOMEM, "out of memory");
-		c->ncpu_mask++;
+			return errf(e, -EINVAL, "%s[%zu]: expected a string", what, i);
+		r = add(c, json_string_value(v), what, e);
+		if (r)
+			return r;
 	}
 	return 0;
 }
@@ -236,26 +257,11 @@ static int parse_lodge(struct vm_config *c, json_t *o, struct err *e)
 			return errprefix(e, r, "config: lodge.serial");
 	}
 	j = json_object_get(o, "cpu_mask");
-	if (j && (r = parse_cpu_mask(c, j, e)))
+	if (j && (r = parse_string_array(c, j, "config: lodge.cpu_mask", config_add_cpu_mask, e)))
 		return r;
 	j = json_object_get(o, "modules");
-	if (j) {
-		size_t i;
-		json_t *m;
-
-		if (!json_is_array(j))
-			return errf(e, -EINVAL, "config: lodge.modules: expected an array of strings");
-		json_array_foreach(j, i, m) {
-			if (!json_is_string(m))
-				return errf(e, -EINVAL, "config: lodge.modules[%zu]: expected a string", i);
-			if (c->nmodules == CONFIG_MAX_MODULES)
-				return errf(e, -EINVAL, "config: lodge.modules: more than %d", CONFIG_MAX_MODULES);
-			c->modules[c->nmodules] = strdup(json_string_value(m));
-			if (!c->modules[c->nmodules])
-				return errf(e, -ENOMEM, "out of memory");
-			c->nmodules++;
-		}
-	}
+	if (j && (r = parse_string_array(c, j, "config: lodge.modules", config_add_module, e)))
+		return r;
 	return 0;
 }
 

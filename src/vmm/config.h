@@ -58,6 +58,16 @@ int config_load_file(struct vm_config *c, const char *path, struct err *e);
 /* Check the whole config for consistency (kernel given, sizes in range); 0 or -EINVAL. */
 int config_validate(const struct vm_config *c, struct err *e);
 
+/* Replace the string at (dst) with a copy of (s); 0 or -ENOMEM. */
+int config_set_string(char **dst, const char *s, struct err *e);
+
+/* Hide CPUID feature (name); errors start with (what), the field it came from. 0 or -errno. */
+int config_add_cpu_mask(struct vm_config *c, const char *name, const char *what,
+			struct err *e);
+
+/* Add multiboot module "PATH[ ARGS]" (spec); errors start with (what). 0 or -errno. */
+int config_add_module(struct vm_config *c, const char *spec, const char *what, struct err *e);
+
 /* Parse "stdio", "none" or "file:PATH" into (c); 0 or -EINVAL. */
 int config_set_serial(struct vm_config *c, const char *spec, struct err *e);
 
