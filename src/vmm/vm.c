@@ -86,17 +86,6 @@ int vm_irq_line(struct vm *vm, unsigned gsi, int level)
 	return kvm_irq_line(&vm->kvm, gsi, level);
 }
 
-int vm_alloc_mmio_slot(struct vm *vm, uint64_t *base, unsigned *gsi)
-{
-	/* IOAPIC pins GSI_VIRTIO_BASE..23 are free for devices. */
-	if (vm->next_virtio_slot >= 24 - GSI_VIRTIO_BASE)
-		return -ENOSPC;
-	*base = LAYOUT_VIRTIO_MMIO + vm->next_virtio_slot * LAYOUT_VIRTIO_SLOT;
-	*gsi = GSI_VIRTIO_BASE + vm->next_virtio_slot;
-	vm->next_virtio_slot++;
-	return 0;
-}
-
 static int vm_init_devices(struct vm *vm, struct err *e)
 {
 	const struct device_desc *const *list;

@@ -58,7 +58,6 @@ struct vm {
 	unsigned ndevices;
 	struct vm_device devices[64];
 
-	unsigned next_virtio_slot;      /* MMIO slots handed out so far */
 
 	_Atomic int state;              /* enum vm_state */
 	_Atomic int exit_status;
@@ -86,8 +85,5 @@ bool vm_exiting(const struct vm *vm);
 
 /* Set interrupt line (gsi) to (level) in the in-kernel irqchip. */
 int vm_irq_line(struct vm *vm, unsigned gsi, int level);
-
-/* Reserve the next virtio-mmio slot: its base address and GSI. -ENOSPC when none left. */
-int vm_alloc_mmio_slot(struct vm *vm, uint64_t *base, unsigned *gsi);
 
 #endif
