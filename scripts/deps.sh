@@ -3,7 +3,7 @@
 # Usage: scripts/deps.sh [build|test|bench]   (default: test, which includes build)
 set -eu
 
-build_pkgs="gcc make meson ninja-build pkg-config libjansson-dev binutils"
+build_pkgs="gcc make meson ninja-build pkg-config libjansson-dev liburing-dev binutils"
 test_pkgs="libcmocka-dev acpica-tools qemu-system-x86 busybox-static cpio lz4 ca-certificates"
 bench_pkgs="hyperfine"
 

@@ -19,14 +19,24 @@ static const char usage_text[] =
 	"                 [--cpus N] [--serial stdio|file:PATH|none] [--config FILE]\n"
 	"                 [--cpu-mask FEATURE[,FEATURE...]] [--module 'PATH [ARGS]']...\n"
 	"                 [--hugepages] [--log-level error|warn|info|debug]\n"
+	"                 [--drive PATH[,key=value...]]... [--net TAP[,key=value...]]...\n"
+	"                 [--vsock UDS_PATH[,guest_cid=N]] [--balloon MiB[,key=value...]]\n"
+	"                 [--entropy[=key=value...]]\n"
 	"       lodge --version\n"
 	"\n"
 	"Exit status: 0 guest powered off or reset; (v << 1) | 1 guest wrote v to the\n"
 	"debug-exit port 0xf4; 2 bad usage or input; 4 triple fault; 6 KVM internal\n"
-	"error; 8 host error; 10 SIGINT/SIGTERM.\n";
+	"error; 8 host error; 10 SIGINT/SIGTERM.\n"
+	"\n"
+	"Device flags take the fields of the config file's objects (Firecracker's\n"
+	"Drive, NetworkInterface, Vsock, Balloon, EntropyDevice) as key=value, with\n"
+	"dots for nested ones: --drive disk.img,is_read_only=true,io_engine=Async\n"
+	"--net tap0,guest_mac=06:00:00:00:00:01 --balloon 64,deflate_on_oom=true\n"
+	"--entropy=rate_limiter.bandwidth.size=1024,rate_limiter.bandwidth.refill_time=100\n";
 
 enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_MEMORY, OPT_CPUS, OPT_SERIAL,
-       OPT_CONFIG, OPT_CPU_MASK, OPT_MODULE, OPT_HUGEPAGES, OPT_LOG_LEVEL, OPT_HELP };
+       OPT_CONFIG, OPT_CPU_MASK, OPT_MODULE, OPT_HUGEPAGES, OPT_LOG_LEVEL, OPT_HELP,
+       OPT_DRIVE, OPT_NET, OPT_VSOCK, OPT_BALLOON, OPT_ENTROPY };
 
 static const struct option run_options[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
@@ -42,6 +52,11 @@ static const struct option run_options[] = {
 	{ "hugepages", no_argument, NULL, OPT_HUGEPAGES },
 	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 	{ "help", no_argument, NULL, OPT_HELP },
+	{ "drive", required_argument, NULL, OPT_DRIVE },
+	{ "net", required_argument, NULL, OPT_NET },
+	{ "vsock", required_argument, NULL, OPT_VSOCK },
+	{ "balloon", required_argument, NULL, OPT_BALLOON },
+	{ "entropy", optional_argument, NULL, OPT_ENTROPY },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -91,6 +106,30 @@ static int apply_option(struct vm_config *c, int opt, const char *arg, struct er
 	case OPT_HUGEPAGES:
 		c->hugepages = true;
 		return 0;
+	case OPT_DRIVE: {
+		char defaults[64];
+
+		snprintf(defaults, sizeof(defaults), "drive_id=drive%u,is_root_device=false",
+			 c->ndrives);
+		return config_set_from_spec(c, arg, "path_on_host", defaults, config_set_drive,
+					    "--drive", e);
+	}
+	case OPT_NET: {
+		char defaults[32];
+
+		snprintf(defaults, sizeof(defaults), "iface_id=net%u", c->nnets);
+		return config_set_from_spec(c, arg, "host_dev_name", defaults, config_set_net,
+					    "--net", e);
+	}
+	case OPT_VSOCK:
+		return config_set_from_spec(c, arg, "uds_path", "guest_cid=3", config_set_vsock,
+					    "--vsock", e);
+	case OPT_BALLOON:
+		return config_set_from_spec(c, arg, "amount_mib", "deflate_on_oom=false",
+					    config_set_balloon, "--balloon", e);
+	case OPT_ENTROPY:
+		return config_set_from_spec(c, arg ? arg : "", NULL, NULL, config_set_entropy,
+					    "--entropy", e);
 	case OPT_LOG_LEVEL:
 		if (log_set_level(arg) < 0)
 			return errf(e, -EINVAL, "--log-level: '%s' is not error, warn, info or debug", arg);

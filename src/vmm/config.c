@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "kvm/cpuid.h"
+#include "vmm/config_json.h"
 
 #define CONFIG_FILE_MAX (1 << 20)
 
@@ -30,6 +31,7 @@ void config_free(struct vm_config *c)
 		free(c->modules[i]);
 	for (unsigned i = 0; i < c->ncpu_mask; i++)
 		free(c->cpu_mask[i]);
+	config_free_devices(c);
 	config_init(c);
 }
 
@@ -79,7 +81,7 @@ int config_set_serial(struct vm_config *c, const char *spec, struct err *e)
 }
 
 /* Reject any key of (obj) not listed in (allowed) (NULL-terminated). */
-static int check_keys(json_t *obj, const char *section, const char *const *allowed, struct err *e)
+int cfg_check_keys(json_t *obj, const char *section, const char *const *allowed, struct err *e)
 {
 	const char *key;
 	json_t *v;
@@ -97,7 +99,7 @@ static int check_keys(json_t *obj, const char *section, const char *const *allow
 	return 0;
 }
 
-static int get_string(json_t *obj, const char *section, const char *key, char **dst,
+int cfg_get_string(json_t *obj, const char *section, const char *key, char **dst,
 		      bool required, struct err *e)
 {
 	json_t *v = json_object_get(obj, key);
@@ -112,7 +114,7 @@ static int get_string(json_t *obj, const char *section, const char *key, char **
 	return config_set_string(dst, json_string_value(v), e);
 }
 
-static int get_uint(json_t *obj, const char *section, const char *key, uint64_t min,
+int cfg_get_uint(json_t *obj, const char *section, const char *key, uint64_t min,
 		    uint64_t max, uint64_t *dst, bool required, struct err *e)
 {
 	json_t *v = json_object_get(obj, key);
@@ -133,6 +135,22 @@ static int get_uint(json_t *obj, const char *section, const char *key, uint64_t 
 	return 0;
 }
 
+int cfg_get_bool(json_t *obj, const char *section, const char *key, bool *dst, bool required,
+		 struct err *e)
+{
+	json_t *v = json_object_get(obj, key);
+
+	if (!v) {
+		if (required)
+			return errf(e, -EINVAL, "config: %s: missing field '%s'", section, key);
+		return 0;
+	}
+	if (!json_is_boolean(v))
+		return errf(e, -EINVAL, "config: %s.%s: expected a boolean", section, key);
+	*dst = json_is_true(v);
+	return 0;
+}
+
 static int parse_boot_source(struct vm_config *c, json_t *o, struct err *e)
 {
 	static const char *const keys[] = { "kernel_image_path", "boot_args", "initrd_path", NULL };
@@ -140,13 +158,13 @@ static int parse_boot_source(struct vm_config *c, json_t *o, struct err *e)
 
 	if (!json_is_object(o))
 		return errf(e, -EINVAL, "config: boot-source: expected an object");
-	r = check_keys(o, "boot-source", keys, e);
+	r = cfg_check_keys(o, "boot-source", keys, e);
 	if (!r)
-		r = get_string(o, "boot-source", "kernel_image_path", &c->kernel_path, true, e);
+		r = cfg_get_string(o, "boot-source", "kernel_image_path", &c->kernel_path, true, e);
 	if (!r)
-		r = get_string(o, "boot-source", "boot_args", &c->cmdline, false, e);
+		r = cfg_get_string(o, "boot-source", "boot_args", &c->cmdline, false, e);
 	if (!r)
-		r = get_string(o, "boot-source", "initrd_path", &c->initrd_path, false, e);
+		r = cfg_get_string(o, "boot-source", "initrd_path", &c->initrd_path, false, e);
 	return r;
 }
 
@@ -206,12 +224,12 @@ static int parse_machine_config(struct vm_config *c, json_t *o, struct err *e)
 
 	if (!json_is_object(o))
 		return errf(e, -EINVAL, "config: machine-config: expected an object");
-	r = check_keys(o, "machine-config", keys, e);
+	r = cfg_check_keys(o, "machine-config", keys, e);
 	if (!r)
-		r = get_uint(o, "machine-config", "vcpu_count", 1, CONFIG_MAX_VCPUS, &v, true, e);
+		r = cfg_get_uint(o, "machine-config", "vcpu_count", 1, CONFIG_MAX_VCPUS, &v, true, e);
 	c->vcpus = (unsigned)v;
 	if (!r)
-		r = get_uint(o, "machine-config", "mem_size_mib", 1, CONFIG_MAX_MEM_MIB,
+		r = cfg_get_uint(o, "machine-config", "mem_size_mib", 1, CONFIG_MAX_MEM_MIB,
 			     &c->mem_mib, true, e);
 	if (r)
 		return r;
@@ -245,7 +263,7 @@ static int parse_lodge(struct vm_config *c, json_t *o, struct err *e)
 
 	if (!json_is_object(o))
 		return errf(e, -EINVAL, "config: lodge: expected an object");
-	r = check_keys(o, "lodge", keys, e);
+	r = cfg_check_keys(o, "lodge", keys, e);
 	if (r)
 		return r;
 	j = json_object_get(o, "serial");
@@ -273,11 +291,32 @@ static int parse_unsupported(const char *name, json_t *v, struct err *e)
 	return errf(e, -ENOTSUP, "config: %s: not supported by this lodge yet", name);
 }
 
+/* drives[] and network-interfaces[]: each element through (set), named "section[i]". */
+static int parse_array(struct vm_config *c, json_t *arr, const char *section,
+		       int (*set)(struct vm_config *, json_t *, const char *, struct err *),
+		       struct err *e)
+{
+	size_t i;
+	json_t *v;
+
+	if (!json_is_array(arr))
+		return errf(e, -EINVAL, "config: %s: expected an array", section);
+	json_array_foreach(arr, i, v) {
+		char where[48];
+		int r;
+
+		snprintf(where, sizeof(where), "%s[%zu]", section, i);
+		r = set(c, v, where, e);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
 int config_parse_json(struct vm_config *c, const char *text, struct err *e)
 {
-	static const char *const later[] = { "drives", "network-interfaces", "vsock", "balloon",
-					     "entropy", "logger", "metrics", "mmds-config",
-					     "cpu-config", NULL };
+	static const char *const later[] = { "logger", "metrics", "mmds-config", "cpu-config",
+					     NULL };
 	json_error_t je;
 	json_t *root = json_loads(text, JSON_REJECT_DUPLICATES, &je);
 	const char *key;
@@ -299,6 +338,16 @@ int config_parse_json(struct vm_config *c, const char *text, struct err *e)
 			r = parse_machine_config(c, v, e);
 		else if (strcmp(key, "lodge") == 0)
 			r = parse_lodge(c, v, e);
+		else if (strcmp(key, "drives") == 0)
+			r = parse_array(c, v, "drives", config_set_drive, e);
+		else if (strcmp(key, "network-interfaces") == 0)
+			r = parse_array(c, v, "network-interfaces", config_set_net, e);
+		else if (strcmp(key, "vsock") == 0)
+			r = json_is_null(v) ? 0 : config_set_vsock(c, v, "vsock", e);
+		else if (strcmp(key, "balloon") == 0)
+			r = json_is_null(v) ? 0 : config_set_balloon(c, v, "balloon", e);
+		else if (strcmp(key, "entropy") == 0)
+			r = json_is_null(v) ? 0 : config_set_entropy(c, v, "entropy", e);
 		else {
 			for (l = later; *l && strcmp(*l, key); l++)
 				;

@@ -17,6 +17,66 @@
 
 enum serial_mode { SERIAL_STDIO, SERIAL_FILE, SERIAL_NONE };
 
+#define CONFIG_MAX_DRIVES 8
+#define CONFIG_MAX_NETS 4
+
+/* Firecracker's TokenBucket: (size) tokens refilled every (refill_time_ms); size 0: no limit. */
+struct token_bucket_config {
+	uint64_t size;
+	uint64_t one_time_burst;
+	uint64_t refill_time_ms;
+};
+
+/* Firecracker's RateLimiter: bytes and operations. */
+struct rate_limiter_config {
+	struct token_bucket_config bandwidth, ops;
+};
+
+enum drive_cache { DRIVE_CACHE_UNSAFE, DRIVE_CACHE_WRITEBACK, DRIVE_CACHE_DIRECT };
+enum drive_io { DRIVE_IO_SYNC, DRIVE_IO_ASYNC };
+
+/* drives[] (Firecracker's Drive); "Direct" as cache_type is lodge's: O_DIRECT. */
+struct drive_config {
+	char *id;
+	char *path;
+	char *partuuid;
+	bool root;
+	bool read_only;
+	enum drive_cache cache;
+	enum drive_io io;
+	struct rate_limiter_config limiter;
+};
+
+/* network-interfaces[] (Firecracker's NetworkInterface). */
+struct net_config {
+	char *id;
+	char *tap;                      /* host_dev_name */
+	bool has_mac;
+	uint8_t mac[6];
+	unsigned mtu;                   /* 0: not advertised */
+	struct rate_limiter_config rx, tx;
+};
+
+struct vsock_config {
+	bool enabled;
+	uint32_t cid;
+	char *uds_path;
+};
+
+struct balloon_config {
+	bool enabled;
+	uint64_t amount_mib;
+	bool deflate_on_oom;
+	uint64_t stats_interval_s;
+	bool free_page_hinting;
+	bool free_page_reporting;
+};
+
+struct entropy_config {
+	bool enabled;
+	struct rate_limiter_config limiter;
+};
+
 struct vm_config {
 	/* boot-source */
 	char *kernel_path;
@@ -34,6 +94,14 @@ struct vm_config {
 	/* serial */
 	enum serial_mode serial;
 	char *serial_path;
+	/* devices */
+	struct drive_config drives[CONFIG_MAX_DRIVES];
+	unsigned ndrives;
+	struct net_config nets[CONFIG_MAX_NETS];
+	unsigned nnets;
+	struct vsock_config vsock;
+	struct balloon_config balloon;
+	struct entropy_config entropy;
 	/* host */
 	char *kvm_path;                 /* default /dev/kvm (LODGE_KVM_DEVICE overrides) */
 };
@@ -45,6 +113,9 @@ void config_init(struct vm_config *c);
 
 /* Free every string the config owns. */
 void config_free(struct vm_config *c);
+
+/* Free and forget the device sections only. */
+void config_free_devices(struct vm_config *c);
 
 /*
  * Apply the JSON config file text (Firecracker config-file shape) on top of
@@ -67,6 +138,31 @@ int config_add_cpu_mask(struct vm_config *c, const char *name, const char *what,
 
 /* Add multiboot module "PATH[ ARGS]" (spec); errors start with (what). 0 or -errno. */
 int config_add_module(struct vm_config *c, const char *spec, const char *what, struct err *e);
+
+/*
+ * Device sections, one object each, in Firecracker's shapes (also the API's
+ * request bodies): drives and network interfaces are added, or replace the
+ * one with the same id. (where) starts error messages. 0 or -errno.
+ */
+struct json_t;
+int config_set_drive(struct vm_config *c, struct json_t *o, const char *where, struct err *e);
+int config_set_net(struct vm_config *c, struct json_t *o, const char *where, struct err *e);
+int config_set_vsock(struct vm_config *c, struct json_t *o, const char *where, struct err *e);
+int config_set_balloon(struct vm_config *c, struct json_t *o, const char *where, struct err *e);
+int config_set_entropy(struct vm_config *c, struct json_t *o, const char *where, struct err *e);
+
+/*
+ * The CLI form of a device section: "[VALUE,]key=value,..." with dotted keys
+ * for nested objects (rate_limiter.bandwidth.size=...), true/false and
+ * integers typed as JSON. VALUE, when given, is (first_key)'s value;
+ * (defaults), "key=value,...", fills top-level keys the spec left out. The
+ * object goes to (set) as if it came from the config file.
+ */
+int config_set_from_spec(struct vm_config *c, const char *spec, const char *first_key,
+			 const char *defaults,
+			 int (*set)(struct vm_config *, struct json_t *, const char *,
+				    struct err *),
+			 const char *what, struct err *e);
 
 /* Parse "stdio", "none" or "file:PATH" into (c); 0 or -EINVAL. */
 int config_set_serial(struct vm_config *c, const char *spec, struct err *e);

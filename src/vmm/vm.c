@@ -86,6 +86,17 @@ int vm_irq_line(struct vm *vm, unsigned gsi, int level)
 	return kvm_irq_line(&vm->kvm, gsi, level);
 }
 
+int vm_cmdline_append(struct vm *vm, const char *arg)
+{
+	size_t used = strlen(vm->cmdline_extra), n = strlen(arg);
+
+	if (used + 1 + n + 1 > sizeof(vm->cmdline_extra))
+		return -ENOSPC;
+	vm->cmdline_extra[used] = ' ';
+	memcpy(vm->cmdline_extra + used + 1, arg, n + 1);
+	return 0;
+}
+
 static int vm_init_devices(struct vm *vm, struct err *e)
 {
 	const struct device_desc *const *list;
@@ -133,14 +144,18 @@ static int vm_load_kernel(struct vm *vm, struct boot_entry *entry, struct err *e
 	struct mapped_file mods[CONFIG_MAX_MODULES] = { 0 };
 	struct boot_module bmods[CONFIG_MAX_MODULES];
 	char *modpath[CONFIG_MAX_MODULES] = { 0 };
+	const char *base_cmdline = cfg->cmdline ? cfg->cmdline : CONFIG_DEFAULT_CMDLINE;
+	char *cmdline = NULL;
 	struct boot_input in = {
-		.cmdline = cfg->cmdline ? cfg->cmdline : CONFIG_DEFAULT_CMDLINE,
 		.e820 = &vm->e820,
 		.rsdp_gpa = LAYOUT_ACPI,
 		.modules = bmods,
 	};
 	int r;
 
+	if (asprintf(&cmdline, "%s%s", base_cmdline, vm->cmdline_extra) < 0)
+		return errf(e, -ENOMEM, "out of memory");
+	in.cmdline = cmdline;
 	r = map_file(cfg->kernel_path, "kernel", &kernel, e);
 	if (r == 0 && cfg->initrd_path)
 		r = map_file(cfg->initrd_path, "initrd", &initrd, e);
@@ -164,6 +179,7 @@ static int vm_load_kernel(struct vm *vm, struct boot_entry *entry, struct err *e
 		if (r < 0)
 			errprefix(e, r, cfg->kernel_path);
 	}
+	free(cmdline);
 	unmap_file(&kernel);
 	unmap_file(&initrd);
 	for (unsigned i = 0; i < cfg->nmodules; i++) {

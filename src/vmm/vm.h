@@ -57,7 +57,8 @@ struct vm {
 
 	unsigned ndevices;
 	struct vm_device devices[64];
-
+	unsigned virtio_slots;          /* virtio-mmio slots handed out (virtio/mmio.c) */
+	char cmdline_extra[1024];       /* devices' additions to the kernel command line */
 
 	_Atomic int state;              /* enum vm_state */
 	_Atomic int exit_status;
@@ -82,6 +83,9 @@ void vm_request_exit(struct vm *vm, int status, const char *why);
 
 /* True once an exit has been requested. */
 bool vm_exiting(const struct vm *vm);
+
+/* Append " (arg)" to the kernel command line lodge passes; 0 or -ENOSPC. */
+int vm_cmdline_append(struct vm *vm, const char *arg);
 
 /* Set interrupt line (gsi) to (level) in the in-kernel irqchip. */
 int vm_irq_line(struct vm *vm, unsigned gsi, int level);

@@ -10,13 +10,17 @@ fi
 # A 2-vCPU Linux boot to userspace takes tens of seconds in the KVM lab.
 [ "$TEST_TIMEOUT" -ge 180 ] || TEST_TIMEOUT=180
 
-# linux_boot KERNEL CPUS MiB [ARGS]: boot KERNEL with the test initrd, CPUS
-# vCPUs and MiB of RAM, the serial console on stdout; the guest's /init
-# checks the lodge.expect.* arguments. Sets LINUX_CMDLINE.
+# linux_boot KERNEL CPUS MiB [ARGS [LODGE-FLAGS...]]: boot KERNEL with the
+# test initrd, CPUS vCPUs and MiB of RAM, the serial console on stdout; the
+# guest's /init checks the lodge.expect.* arguments. Sets LINUX_CMDLINE (what
+# lodge is given; a case that adds devices appends what lodge adds to it).
 linux_boot() {
 	LINUX_CMDLINE="console=ttyS0 reboot=k panic=-1 lodge.expect.cpus=$2 lodge.expect.mem=$3${4:+ $4}"
-	lodge_run --kernel "$1" --initrd "$LINUX/initrd.cpio.gz" --cpus "$2" \
-		--memory "$3" --serial stdio --cmdline "$LINUX_CMDLINE"
+	lb_kernel=$1 lb_cpus=$2 lb_mem=$3
+	shift 3
+	[ $# -eq 0 ] || shift
+	lodge_run --kernel "$lb_kernel" --initrd "$LINUX/initrd.cpio.gz" --cpus "$lb_cpus" \
+		--memory "$lb_mem" --serial stdio --cmdline "$LINUX_CMDLINE" "$@"
 }
 
 # linux_expect_ok: the guest's /init passed its checks and saw exactly the

@@ -7,6 +7,8 @@
 #   lodge.modules=a,b       modprobe these (default: those prepare packed,
 #                           listed in /etc/modules.load; empty: none)
 #   lodge.test.reboot=1     end with reboot -f instead of poweroff -f
+#   lodge.test.script=NAME  also run /tests/NAME.sh (tests/linux/scripts/),
+#                           which reports problems with failed "why"
 # and always that /payload.bin has the sha256 in /etc/payload.sha256 (the
 # initrd arrived whole). Prints on the console, one marker per line:
 #   LINUX-CMDLINE <the contents of /proc/cmdline>  (the host compares)
@@ -48,6 +50,7 @@ echo "LINUX-CMDLINE $cmdline"
 
 exp_cpus=""
 exp_mem=""
+script=""
 end=poweroff
 modules=$(cat /etc/modules.load 2> /dev/null)
 for w in $cmdline; do
@@ -56,6 +59,7 @@ for w in $cmdline; do
 	lodge.expect.mem=*) exp_mem=${w#*=} ;;
 	lodge.modules=*) modules=$(echo "${w#*=}" | tr , ' ') ;;
 	lodge.test.reboot=1) end=reboot ;;
+	lodge.test.script=*) script=${w#*=} ;;
 	esac
 done
 
@@ -81,6 +85,14 @@ want=$(cat /etc/payload.sha256 2> /dev/null)
 got=$(sha256sum /payload.bin 2> /dev/null | cut -d' ' -f1)
 if [ -z "$want" ] || [ "$got" != "$want" ]; then
 	failed "initrd payload: sha256 ${got:-missing}, expected ${want:-?}"
+fi
+
+if [ -n "$script" ]; then
+	if [ -f "/tests/$script.sh" ]; then
+		. "/tests/$script.sh"
+	else
+		failed "no test script /tests/$script.sh"
+	fi
 fi
 
 read -r up _ < /proc/uptime

@@ -47,5 +47,7 @@
 
 /* First GSI for virtio-mmio devices (IOAPIC pins 0-4 are legacy ISA). */
 #define GSI_VIRTIO_BASE       5
+/* Slots 0..18 get GSIs 5..23, the IOAPIC's last pin. */
+#define VIRTIO_MMIO_MAX_SLOTS 19
 
 #endif
