@@ -242,6 +242,9 @@ static void *vcpu_thread(void *arg)
 	sigaddset(&set, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 	while (!vm_exiting(c->vm)) {
+		vm_vcpu_checkpoint(c->vm);
+		if (vm_exiting(c->vm))
+			break;
 		if (ioctl(c->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
 				c->run->immediate_exit = 0;

@@ -79,6 +79,57 @@ void vm_request_exit(struct vm *vm, int status, const char *why)
 	log_info("vm", "exit with status %d: %s", status, why);
 	if (write(vm->exit_fd, &one, sizeof(one)) < 0)
 		log_warn("vm", "exit eventfd: %s", strerror(errno));
+	/* Parked vCPUs must see the exit. */
+	pthread_mutex_lock(&vm->pause_lock);
+	pthread_cond_broadcast(&vm->pause_cond);
+	pthread_mutex_unlock(&vm->pause_lock);
+}
+
+void vm_vcpu_checkpoint(struct vm *vm)
+{
+	if (!atomic_load(&vm->pause_requested))
+		return;
+	pthread_mutex_lock(&vm->pause_lock);
+	vm->parked++;
+	pthread_cond_broadcast(&vm->pause_cond);
+	while (atomic_load(&vm->pause_requested) && !vm_exiting(vm))
+		pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
+	vm->parked--;
+	pthread_mutex_unlock(&vm->pause_lock);
+}
+
+int vm_pause(struct vm *vm)
+{
+	unsigned started = 0;
+
+	if (atomic_load(&vm->state) != VM_RUNNING)
+		return -ESHUTDOWN;
+	pthread_mutex_lock(&vm->pause_lock);
+	/* The flag before the kick: a vCPU that misses the kick sees the flag. */
+	atomic_store(&vm->pause_requested, true);
+	for (unsigned i = 0; i < vm->ncpus; i++) {
+		if (vm->vcpus[i].started) {
+			started++;
+			vcpu_kick(&vm->vcpus[i]);
+		}
+	}
+	while (vm->parked < started && !vm_exiting(vm))
+		pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
+	pthread_mutex_unlock(&vm->pause_lock);
+	return vm_exiting(vm) ? -ESHUTDOWN : 0;
+}
+
+void vm_resume(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->pause_lock);
+	atomic_store(&vm->pause_requested, false);
+	pthread_cond_broadcast(&vm->pause_cond);
+	pthread_mutex_unlock(&vm->pause_lock);
+}
+
+bool vm_paused(const struct vm *vm)
+{
+	return atomic_load(&vm->pause_requested);
 }
 
 int vm_irq_line(struct vm *vm, unsigned gsi, int level)
@@ -224,6 +275,8 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct err *e)
 	vm->pio.name = "pio";
 	vm->mmio.name = "mmio";
 	vm->ncpus = cfg->vcpus;
+	pthread_mutex_init(&vm->pause_lock, NULL);
+	pthread_cond_init(&vm->pause_cond, NULL);
 	atomic_store(&vm->state, VM_CREATED);
 	vm->signal_fd = -1;
 	vm->exit_fd = eventfd(0, EFD_CLOEXEC);
@@ -390,4 +443,6 @@ void vm_destroy(struct vm *vm)
 	if (vm->exit_fd >= 0)
 		close(vm->exit_fd);
 	vm->exit_fd = -1;
+	pthread_cond_destroy(&vm->pause_cond);
+	pthread_mutex_destroy(&vm->pause_lock);
 }

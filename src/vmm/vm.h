@@ -60,6 +60,12 @@ struct vm {
 	unsigned virtio_slots;          /* virtio-mmio slots handed out (virtio/mmio.c) */
 	char cmdline_extra[1024];       /* devices' additions to the kernel command line */
 
+	/* Pause: vCPU threads park between KVM_RUN calls while pause_requested. */
+	pthread_mutex_t pause_lock;
+	pthread_cond_t pause_cond;      /* parked count changed, or pause/exit state changed */
+	_Atomic bool pause_requested;
+	unsigned parked;
+
 	_Atomic int state;              /* enum vm_state */
 	_Atomic int exit_status;
 	int exit_fd;                    /* eventfd written once the VM should end */
@@ -86,6 +92,22 @@ bool vm_exiting(const struct vm *vm);
 
 /* Append " (arg)" to the kernel command line lodge passes; 0 or -ENOSPC. */
 int vm_cmdline_append(struct vm *vm, const char *arg);
+
+/*
+ * Stop every vCPU between two KVM_RUN calls and return once all are parked
+ * (or the VM is ending). Devices keep serving in-flight I/O. Any thread but
+ * a vCPU's. 0, or -ESHUTDOWN when the VM is not running.
+ */
+int vm_pause(struct vm *vm);
+
+/* Let parked vCPUs run again. */
+void vm_resume(struct vm *vm);
+
+/* True while paused (vm_pause returned and no vm_resume yet). */
+bool vm_paused(const struct vm *vm);
+
+/* Called by a vCPU thread between runs: parks while a pause is requested. */
+void vm_vcpu_checkpoint(struct vm *vm);
 
 /* Set interrupt line (gsi) to (level) in the in-kernel irqchip. */
 int vm_irq_line(struct vm *vm, unsigned gsi, int level);
