@@ -2,8 +2,10 @@
 # fresh Debian machine: scripts/deps.sh installs what is missing.
 BUILD ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build asan guests test run bench fuzz clean
+.PHONY: all deps build asan fuzz-build guests test run bench fuzz clean
 
 all: build
 
@@ -23,19 +25,30 @@ $(ASAN_BUILD)/build.ninja:
 asan: deps $(ASAN_BUILD)/build.ninja
 	ninja -C $(ASAN_BUILD)
 
-test: build asan
+# libFuzzer harnesses (fuzz/): clang, ASan+UBSan; warnings are gcc's job here.
+$(FUZZ_BUILD)/build.ninja:
+	CC=clang meson setup $(FUZZ_BUILD) -Dfuzz=true -Db_sanitize=address,undefined \
+		-Db_lundef=false -Dwerror=false
+
+fuzz-build: deps $(FUZZ_BUILD)/build.ninja
+	ninja -C $(FUZZ_BUILD)
+
+test: build asan fuzz-build
 	@tests/run
 
 run: build
 	@scripts/run-demo
 
+# All benchmarks, or one: make bench BENCH=blk
+BENCH ?= start blk net
 bench: build
 	@scripts/deps.sh bench
-	@bench/start
+	@for b in $(BENCH); do bench/$$b || exit 1; done
 
-fuzz:
-	@echo "make fuzz: no fuzz harnesses yet (the virtio and API issues add them)"
+# Each harness for FUZZ_SECONDS; the corpus grows in $(FUZZ_BUILD)/corpus.
+fuzz: fuzz-build
+	@fuzz/run -b $(FUZZ_BUILD) -t $(FUZZ_SECONDS)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
 	$(MAKE) -s -C guest clean

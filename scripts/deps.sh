@@ -4,7 +4,8 @@
 set -eu
 
 build_pkgs="gcc make meson ninja-build pkg-config libjansson-dev liburing-dev binutils"
-test_pkgs="libcmocka-dev acpica-tools qemu-system-x86 busybox-static cpio lz4 ca-certificates"
+# clang + libclang-rt-dev: the libFuzzer harnesses (-fsanitize=fuzzer lives in libclang-rt).
+test_pkgs="libcmocka-dev acpica-tools qemu-system-x86 busybox-static cpio lz4 ca-certificates clang libclang-rt-dev"
 bench_pkgs="hyperfine"
 
 case "${1:-test}" in

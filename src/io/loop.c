@@ -1,6 +1,9 @@
 #include "io/loop.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -10,12 +13,22 @@ struct loop_source {
 	int fd;
 	loop_fn fn;
 	void *opaque;
+	_Atomic bool dead;              /* removed: events still queued for it are dropped */
 	struct loop_source *next;
 };
+
+/*
+ * Sources may be added and removed while the loop runs, from its own
+ * callbacks or from other threads: a removed source is unlinked at once but
+ * freed only between two batches of events (loop_run), since the batch in
+ * hand may still name it. (lock) guards both lists.
+ */
+static pthread_mutex_t loop_lock = PTHREAD_MUTEX_INITIALIZER;
 
 int loop_init(struct loop *l)
 {
 	l->sources = NULL;
+	l->dead = NULL;
 	l->stop_fd = -1;
 	l->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (l->epfd < 0)
@@ -53,36 +66,67 @@ int loop_add(struct loop *l, int fd, uint32_t events, loop_fn fn, void *opaque)
 		free(s);
 		return err;
 	}
+	pthread_mutex_lock(&loop_lock);
 	s->next = l->sources;
 	l->sources = s;
+	pthread_mutex_unlock(&loop_lock);
 	return 0;
 }
 
 int loop_del(struct loop *l, int fd)
 {
+	int r = -ENOENT;
+
+	pthread_mutex_lock(&loop_lock);
 	for (struct loop_source **p = &l->sources; *p; p = &(*p)->next) {
 		if ((*p)->fd == fd) {
 			struct loop_source *s = *p;
 
 			epoll_ctl(l->epfd, EPOLL_CTL_DEL, fd, NULL);
 			*p = s->next;
-			free(s);
-			return 0;
+			atomic_store(&s->dead, true);
+			s->next = l->dead;
+			l->dead = s;
+			r = 0;
+			break;
 		}
 	}
-	return -ENOENT;
+	pthread_mutex_unlock(&loop_lock);
+	return r;
 }
 
 int loop_mod(struct loop *l, int fd, uint32_t events)
 {
+	int r = -ENOENT;
+
+	pthread_mutex_lock(&loop_lock);
 	for (struct loop_source *s = l->sources; s; s = s->next) {
 		if (s->fd == fd) {
 			struct epoll_event ev = { .events = events, .data.ptr = s };
 
-			return epoll_ctl(l->epfd, EPOLL_CTL_MOD, fd, &ev) < 0 ? -errno : 0;
+			r = epoll_ctl(l->epfd, EPOLL_CTL_MOD, fd, &ev) < 0 ? -errno : 0;
+			break;
 		}
 	}
-	return -ENOENT;
+	pthread_mutex_unlock(&loop_lock);
+	return r;
+}
+
+/* Free the sources removed so far (the loop thread, between batches). */
+static void loop_reap(struct loop *l)
+{
+	struct loop_source *dead;
+
+	pthread_mutex_lock(&loop_lock);
+	dead = l->dead;
+	l->dead = NULL;
+	pthread_mutex_unlock(&loop_lock);
+	while (dead) {
+		struct loop_source *s = dead;
+
+		dead = s->next;
+		free(s);
+	}
 }
 
 int loop_run(struct loop *l)
@@ -100,10 +144,14 @@ int loop_run(struct loop *l)
 		for (int i = 0; i < n; i++) {
 			struct loop_source *s = evs[i].data.ptr;
 
-			if (!s)
+			if (!s) {
+				loop_reap(l);
 				return 0;
-			s->fn(s->opaque, evs[i].events);
+			}
+			if (!atomic_load(&s->dead))
+				s->fn(s->opaque, evs[i].events);
 		}
+		loop_reap(l);
 	}
 }
 
@@ -118,6 +166,7 @@ void loop_stop(struct loop *l)
 
 void loop_destroy(struct loop *l)
 {
+	loop_reap(l);
 	while (l->sources) {
 		struct loop_source *s = l->sources;
 

@@ -24,6 +24,7 @@
 #include "devices/device.h"
 #include "util/log.h"
 #include "util/ratelimit.h"
+#include "virtio/blk.h"
 #include "virtio/mmio.h"
 #include "vmm/vm.h"
 
@@ -256,7 +257,7 @@ static bool blk_submit(struct blk *b, const struct blk_hdr *h, int n, uint64_t l
 	return true;
 }
 
-static bool blk_request(struct virtio_dev *d, unsigned q, struct vq_req *req)
+bool blk_request(struct virtio_dev *d, unsigned q, struct vq_req *req)
 {
 	struct blk *b = d->priv;
 	struct blk_hdr h;
@@ -406,6 +407,13 @@ static void blk_reset(struct virtio_dev *d)
 		blk_reap(b, true);
 }
 
+/* QueueReady 0: the same wait as a reset, for the one queue there is. */
+static void blk_stop_queue(struct virtio_dev *d, unsigned q)
+{
+	(void)q;
+	blk_reset(d);
+}
+
 static const struct virtio_ops blk_ops = {
 	.kind = "virtio-blk",
 	.device_id = VIRTIO_ID_BLOCK,
@@ -413,6 +421,7 @@ static const struct virtio_ops blk_ops = {
 	.queue_max = BLK_QUEUE_MAX,
 	.notify = blk_notify,
 	.reset = blk_reset,
+	.stop_queue = blk_stop_queue,
 };
 
 static int blk_open(struct blk *b, struct err *e)
@@ -445,7 +454,8 @@ static int blk_open(struct blk *b, struct err *e)
 	return 0;
 }
 
-static int blk_create(struct vm *vm, struct blk *b, const struct drive_config *c, struct err *e)
+/* The part of set-up that needs no VM: the image, config space and features. */
+static int blk_setup(struct blk *b, const struct drive_config *c, struct err *e)
 {
 	int r;
 
@@ -479,7 +489,15 @@ static int blk_create(struct vm *vm, struct blk *b, const struct drive_config *c
 	else
 		b->dev.features |= VIRTIO_BIT(VIRTIO_BLK_F_DISCARD) |
 				   VIRTIO_BIT(VIRTIO_BLK_F_WRITE_ZEROES);
+	return 0;
+}
 
+static int blk_create(struct vm *vm, struct blk *b, const struct drive_config *c, struct err *e)
+{
+	int r = blk_setup(b, c, e);
+
+	if (r < 0)
+		return r;
 	if (c->io == DRIVE_IO_ASYNC) {
 		r = io_uring_queue_init(BLK_QUEUE_MAX, &b->ring, 0);
 		if (r < 0) {
@@ -520,6 +538,31 @@ static void blk_destroy(struct vm *vm, struct blk *b)
 	if (b->fd_buffered >= 0)
 		close(b->fd_buffered);
 	free(b);
+}
+
+struct blk *blk_detached_create(const struct drive_config *c, struct err *e)
+{
+	struct blk *b = calloc(1, sizeof(*b));
+
+	if (!b) {
+		errf(e, -ENOMEM, "out of memory");
+		return NULL;
+	}
+	if (blk_setup(b, c, e) < 0) {
+		blk_destroy(NULL, b);
+		return NULL;
+	}
+	return b;
+}
+
+struct virtio_dev *blk_detached_dev(struct blk *b)
+{
+	return &b->dev;
+}
+
+void blk_detached_destroy(struct blk *b)
+{
+	blk_destroy(NULL, b);
 }
 
 /* Firecracker's rule: the root drive is /dev/vda and the kernel is told so. */

@@ -158,17 +158,24 @@ static uint32_t reg_read(struct virtio_dev *d, uint64_t off)
 	}
 }
 
-/* QueueReady 1: map the rings; a bad placement fails the device. */
+/*
+ * QueueReady 1: map the rings (a bad size or placement fails the device);
+ * QueueReady 0: the driver takes the queue back (§4.2.2.2), so its
+ * in-flight work ends before the register reads 0.
+ */
 static void queue_ready(struct virtio_dev *d, struct virtq *q, uint32_t v)
 {
 	if (!v) {
+		if (q->ready && d->ops->stop_queue)
+			d->ops->stop_queue(d, (unsigned)(q - d->vq));
 		q->ready = false;
 		q->desc = NULL;
 		return;
 	}
 	if (q->ready)
 		return;
-	if (vq_activate(q, &d->vm->mem, virtio_has(d, VIRTIO_F_EVENT_IDX),
+	if (q->size > d->ops->queue_max ||
+	    vq_activate(q, &d->vm->mem, virtio_has(d, VIRTIO_F_EVENT_IDX),
 			virtio_has(d, VIRTIO_F_INDIRECT_DESC)) < 0) {
 		virtio_fail(d, "queue size or ring placement invalid");
 		return;
@@ -242,7 +249,11 @@ static void reg_write(struct virtio_dev *d, uint64_t off, uint32_t v)
 	case REG_QUEUE_NUM: if (q_writable) q->size = (uint16_t)(v > 0xffff ? 0 : v); break;
 	case REG_QUEUE_READY: if (q) queue_ready(d, q, v & 1); break;
 	case REG_QUEUE_NOTIFY:
-		/* Only when the ioeventfd did not catch it (e.g. a narrower write). */
+		/*
+		 * The ioeventfd catches 32-bit writes of a valid queue index, so
+		 * this runs only for an index the device does not have (ignored)
+		 * or where KVM did not take the ioeventfd.
+		 */
 		if (v < d->ops->nqueues) {
 			static const uint64_t one = 1;
 
@@ -390,6 +401,7 @@ int virtio_mmio_create(struct vm *vm, struct virtio_dev *d, struct err *e)
 		return errf(e, -ENOSPC, "%s: at most %d virtio devices", d->name,
 			    VIRTIO_MMIO_MAX_SLOTS);
 	vm->virtio_slots++;
+	vm->virtio[slot] = d;
 	d->base = LAYOUT_VIRTIO_MMIO + slot * LAYOUT_VIRTIO_SLOT;
 	d->gsi = GSI_VIRTIO_BASE + slot;
 
@@ -429,7 +441,7 @@ void virtio_mmio_destroy(struct virtio_dev *d)
 	virtio_queue_totals(d, &requests, &suppressed);
 	exits = atomic_load(&d->stats.exits);
 	log_info("virtio", "%s: %" PRIu64 " requests, %" PRIu64 " exits to lodge (%.2f per request), "
-		 "%" PRIu64 " kicks without exit, %" PRIu64 " interrupts, %" PRIu64 " suppressed",
+		 "%" PRIu64 " kicks, %" PRIu64 " interrupts, %" PRIu64 " suppressed",
 		 d->name, requests, exits, requests ? (double)exits / (double)requests : 0.0,
 		 atomic_load(&d->stats.kicks), atomic_load(&d->stats.interrupts), suppressed);
 	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++) {

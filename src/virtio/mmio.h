@@ -55,12 +55,18 @@ struct virtio_ops {
 	void (*config_write)(struct virtio_dev *d, uint32_t off, uint32_t len);
 	/* Device reset: finish or abandon in-flight work; the queues are cleared after. */
 	void (*reset)(struct virtio_dev *d);
+	/*
+	 * The driver wrote QueueReady 0 on queue (q): finish or abandon its
+	 * in-flight work (no used entries for it); optional when a device
+	 * completes everything inside notify().
+	 */
+	void (*stop_queue)(struct virtio_dev *d, unsigned q);
 };
 
 /* Counters, readable at any time (relaxed). */
 struct virtio_counters {
 	_Atomic uint64_t exits;         /* register accesses that exited to lodge */
-	_Atomic uint64_t kicks;         /* queue notifications served */
+	_Atomic uint64_t kicks;         /* queue notifications served (most arrive without an exit) */
 	_Atomic uint64_t interrupts;    /* interrupts injected */
 	_Atomic uint64_t early_kicks;   /* notifications before DRIVER_OK or on a dead queue */
 };

@@ -29,6 +29,7 @@ int vq_activate(struct virtq *q, const struct gmem *m, bool event_idx, bool indi
 	uint64_t n = q->size;
 	uint8_t *used;
 
+	q->desc = NULL;         /* the queue stays unmapped unless every check passes */
 	if (n == 0 || n > VQ_MAX_SIZE || (n & (n - 1)) != 0)
 		return -EINVAL;
 	if ((q->desc_gpa & 15) || (q->avail_gpa & 1) || (q->used_gpa & 3))
@@ -36,8 +37,10 @@ int vq_activate(struct virtq *q, const struct gmem *m, bool event_idx, bool indi
 	q->desc = gmem_ptr(m, q->desc_gpa, 16 * n);
 	q->avail = gmem_ptr(m, q->avail_gpa, 6 + 2 * n);
 	used = gmem_ptr(m, q->used_gpa, 6 + 8 * n);
-	if (!q->desc || !q->avail || !used)
+	if (!q->desc || !q->avail || !used) {
+		q->desc = NULL;
 		return -EINVAL;
+	}
 	q->used_hdr = (uint16_t *)used;
 	q->used_ring = (struct vring_used_elem *)(used + 4);
 	q->avail_event = (uint16_t *)(used + 4 + 8 * n);

@@ -28,7 +28,8 @@ static int parse_bucket(json_t *o, const char *section, struct token_bucket_conf
 		r = cfg_get_uint(o, section, "one_time_burst", 0, INT64_MAX, &b->one_time_burst,
 				 false, e);
 	if (!r)
-		r = cfg_get_uint(o, section, "refill_time", 0, INT64_MAX, &b->refill_time_ms, true,
+		/* At most 2^40 ms (35 years): refill times are kept in nanoseconds. */
+		r = cfg_get_uint(o, section, "refill_time", 0, 1ull << 40, &b->refill_time_ms, true,
 				 e);
 	if (!r && b->size && !b->refill_time_ms)
 		r = errf(e, -EINVAL, "config: %s.refill_time: must be > 0 when size is", section);
@@ -343,7 +344,7 @@ static json_t *spec_value(const char *v)
 	return json_string(v);
 }
 
-/* Set dotted (key) in (root) to (val), making the objects on the way. */
+/* Set dotted (key) in (root) to (val) (a new reference, always consumed), making the objects on the way. */
 static int spec_put(json_t *root, char *key, json_t *val)
 {
 	char *dot;
@@ -355,16 +356,21 @@ static int spec_put(json_t *root, char *key, json_t *val)
 		sub = json_object_get(root, key);
 		if (!sub) {
 			sub = json_object();
-			if (json_object_set_new(root, key, sub) < 0)
+			if (json_object_set_new(root, key, sub) < 0) {
+				json_decref(val);
 				return -ENOMEM;
+			}
 		} else if (!json_is_object(sub)) {
+			json_decref(val);
 			return -EINVAL;
 		}
 		root = sub;
 		key = dot + 1;
 	}
-	if (!*key || json_object_get(root, key))
+	if (!*key || json_object_get(root, key)) {
+		json_decref(val);
 		return -EINVAL;
+	}
 	return json_object_set_new(root, key, val) < 0 ? -ENOMEM : 0;
 }
 

@@ -14,6 +14,7 @@
 
 #include "arch/x86/acpi.h"
 #include "arch/x86/e820.h"
+#include "arch/x86/layout.h"
 #include "devices/bus.h"
 #include "io/loop.h"
 #include "kvm/kvm.h"
@@ -23,6 +24,7 @@
 
 struct vcpu;
 struct device_desc;
+struct virtio_dev;
 
 /* Exit statuses of `lodge run` (docs/GUEST-ABI.md). Debug-exit statuses are odd. */
 enum vm_status {
@@ -58,6 +60,7 @@ struct vm {
 	unsigned ndevices;
 	struct vm_device devices[64];
 	unsigned virtio_slots;          /* virtio-mmio slots handed out (virtio/mmio.c) */
+	struct virtio_dev *virtio[VIRTIO_MMIO_MAX_SLOTS];  /* the device in each slot (metrics) */
 	char cmdline_extra[1024];       /* devices' additions to the kernel command line */
 
 	/* Pause: vCPU threads park between KVM_RUN calls while pause_requested. */

@@ -121,6 +121,7 @@ static void test_bad_json(void **state)
 		{ "{\"drives\": [{\"drive_id\": \"d\", \"path_on_host\": \"/d\", \"is_root_device\": false, \"io_engine\": 1}]}", "io_engine: expected one of" },
 		{ "{\"drives\": [{\"drive_id\": \"d\", \"path_on_host\": \"/d\", \"is_root_device\": false, \"rate_limiter\": {\"ops\": {\"size\": 5}}}]}", "rate_limiter.ops: missing field 'refill_time'" },
 		{ "{\"drives\": [{\"drive_id\": \"d\", \"path_on_host\": \"/d\", \"is_root_device\": false, \"rate_limiter\": {\"ops\": {\"size\": 5, \"refill_time\": 0}}}]}", "must be > 0" },
+		{ "{\"entropy\": {\"rate_limiter\": {\"bandwidth\": {\"size\": 5, \"refill_time\": 1099511627777}}}}", "refill_time: 1099511627777 out of range" },
 		{ "{\"drives\": [{\"drive_id\": \"d\", \"is_root_device\": false, \"socket\": \"/s\"}]}", "vhost-user drives are not supported" },
 		{ "{\"drives\": [{\"drive_id\": \"a\", \"path_on_host\": \"/d\", \"is_root_device\": true}, {\"drive_id\": \"b\", \"path_on_host\": \"/d\", \"is_root_device\": true}]}", "already the root device" },
 		{ "{\"network-interfaces\": [{\"iface_id\": \"n\", \"host_dev_name\": \"tap0\", \"guest_mac\": \"06:00:00:00:00\"}]}", "guest_mac: '06:00:00:00:00' is not a MAC" },

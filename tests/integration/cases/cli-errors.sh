@@ -34,7 +34,15 @@ expect_status 2; expect_one_line_err; expect_err "missing field 'mem_size_mib'"
 
 printf '{"boot-source": {"kernel_image_path": "%s"}, "machine-config": {"vcpu_count": 1, "mem_size_mib": 64}, "drives": [{"drive_id": "x"}]}' "$GUESTS/hello.elf" > "$TMP/drives.json"
 lodge_run --config "$TMP/drives.json"
-expect_status 2; expect_one_line_err; expect_err "drives: not supported"
+expect_status 2; expect_one_line_err; expect_err "drives\[0\]: missing field 'path_on_host'"
+
+# device flags: a missing image, a bad key, a tap that is not there
+lodge_run --kernel "$GUESTS/hello.elf" --drive "$TMP/no-such.img"
+expect_status 2; expect_one_line_err; expect_err "drive 'drive0': .*no-such.img: No such file or directory"
+lodge_run --kernel "$GUESTS/hello.elf" --drive "$TMP/drives.json,is_read_only=maybe"
+expect_status 2; expect_one_line_err; expect_err "is_read_only: expected a boolean"
+lodge_run --kernel "$GUESTS/hello.elf" --balloon 64,bogus=1
+expect_status 2; expect_one_line_err; expect_err "unknown field 'bogus'"
 
 lodge_run --kernel "$GUESTS/hello.elf" --cpu-mask avx2,nonsense
 expect_status 2; expect_one_line_err; expect_err "unknown CPUID feature 'nonsense'"
