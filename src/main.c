@@ -4,8 +4,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/mman.h>
 
+#include "api/api.h"
 #include "util/log.h"
 #include "vmm/config.h"
 #include "vmm/vm.h"
@@ -22,6 +24,9 @@ static const char usage_text[] =
 	"                 [--drive PATH[,key=value...]]... [--net TAP[,key=value...]]...\n"
 	"                 [--vsock UDS_PATH[,guest_cid=N]] [--balloon MiB[,key=value...]]\n"
 	"                 [--entropy[=key=value...]]\n"
+	"       lodge --api-sock PATH [--config-file FILE] [--no-api] [--id ID]\n"
+	"             [--level LEVEL] [--log-path PATH] [--show-level] [--show-log-origin]\n"
+	"             [--module NAME] [--metrics-path PATH] [--http-api-max-payload-size N]\n"
 	"       lodge --version\n"
 	"\n"
 	"Exit status: 0 guest powered off or reset; (v << 1) | 1 guest wrote v to the\n"
@@ -32,7 +37,12 @@ static const char usage_text[] =
 	"Drive, NetworkInterface, Vsock, Balloon, EntropyDevice) as key=value, with\n"
 	"dots for nested ones: --drive disk.img,is_read_only=true,io_engine=Async\n"
 	"--net tap0,guest_mac=06:00:00:00:00:01 --balloon 64,deflate_on_oom=true\n"
-	"--entropy=rate_limiter.bandwidth.size=1024,rate_limiter.bandwidth.refill_time=100\n";
+	"--entropy=rate_limiter.bandwidth.size=1024,rate_limiter.bandwidth.refill_time=100\n"
+	"\n"
+	"With --api-sock, lodge serves Firecracker's REST API on that Unix socket\n"
+	"(docs/API.md) and runs the VM once PUT /actions InstanceStart asks, or at\n"
+	"once from --config-file (then --no-api skips the socket). Logging flags\n"
+	"take Firecracker's meaning there: --module filters log lines by subsystem.\n";
 
 enum { OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_MEMORY, OPT_CPUS, OPT_SERIAL,
        OPT_CONFIG, OPT_CPU_MASK, OPT_MODULE, OPT_HUGEPAGES, OPT_LOG_LEVEL, OPT_HELP,
@@ -263,6 +273,135 @@ static int cmd_run(int argc, char **argv)
 	return status;
 }
 
+
+enum { API_SOCK = 512, API_CONFIG, API_NO_API, API_ID, API_LEVEL, API_LOG_PATH, API_SHOW_LEVEL,
+       API_SHOW_ORIGIN, API_MODULE, API_METRICS, API_PAYLOAD, API_NO_SECCOMP, API_HELP,
+       API_START_US, API_START_CPU_US, API_PARENT_CPU_US, API_MMDS_LIMIT };
+
+static const struct option api_options[] = {
+	{ "api-sock", required_argument, NULL, API_SOCK },
+	{ "config-file", required_argument, NULL, API_CONFIG },
+	{ "no-api", no_argument, NULL, API_NO_API },
+	{ "id", required_argument, NULL, API_ID },
+	{ "level", required_argument, NULL, API_LEVEL },
+	{ "log-level", required_argument, NULL, API_LEVEL },
+	{ "log-path", required_argument, NULL, API_LOG_PATH },
+	{ "show-level", no_argument, NULL, API_SHOW_LEVEL },
+	{ "show-log-origin", no_argument, NULL, API_SHOW_ORIGIN },
+	{ "module", required_argument, NULL, API_MODULE },
+	{ "metrics-path", required_argument, NULL, API_METRICS },
+	{ "http-api-max-payload-size", required_argument, NULL, API_PAYLOAD },
+	{ "no-seccomp", no_argument, NULL, API_NO_SECCOMP },
+	{ "help", no_argument, NULL, API_HELP },
+	/* What Firecracker's jailer passes. */
+	{ "start-time-us", required_argument, NULL, API_START_US },
+	{ "start-time-cpu-us", required_argument, NULL, API_START_CPU_US },
+	{ "parent-cpu-time-us", required_argument, NULL, API_PARENT_CPU_US },
+	{ "mmds-size-limit", required_argument, NULL, API_MMDS_LIMIT },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* --level: Firecracker's names (any case) or lodge's. */
+static int set_api_level(const char *s)
+{
+	static const char *const names[][2] = {
+		{ "error", "error" }, { "warning", "warn" }, { "warn", "warn" }, { "info", "info" },
+		{ "debug", "debug" }, { "trace", "debug" },
+	};
+
+	if (strcasecmp(s, "off") == 0) {
+		log_set_off(true);
+		return 0;
+	}
+	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcasecmp(s, names[i][0]) == 0)
+			return log_set_level(names[i][1]);
+	return -EINVAL;
+}
+
+/* One Firecracker-style option into (o) or the logger; 0 or -EINVAL with (e). */
+static int apply_api_option(struct api_opts *o, int opt, const char *arg, bool *show_level,
+			    bool *show_origin, struct err *e)
+{
+	uint64_t v;
+	int r;
+
+	switch (opt) {
+	case API_SOCK: o->sock_path = arg; return 0;
+	case API_CONFIG: o->config_file = arg; return 0;
+	case API_NO_API: o->no_api = true; return 0;
+	case API_ID: o->id = arg; return 0;
+	case API_METRICS: o->metrics_path = arg; return 0;
+	case API_NO_SECCOMP: return 0;  /* lodge installs no seccomp filter yet */
+	case API_SHOW_LEVEL: *show_level = true; return 0;
+	case API_SHOW_ORIGIN: *show_origin = true; return 0;
+	case API_LEVEL:
+		if (set_api_level(arg) < 0)
+			return errf(e, -EINVAL, "--level: '%s' is not Error, Warning, Info, Debug, "
+				    "Trace or Off", arg);
+		return 0;
+	case API_LOG_PATH:
+		r = log_set_path(arg);
+		return r < 0 ? errf(e, r, "--log-path %s: %s", arg, strerror(-r)) : 0;
+	case API_MODULE:
+		return log_set_module(arg) < 0 ? errf(e, -ENOMEM, "out of memory") : 0;
+	case API_PAYLOAD:
+		r = config_parse_uint(arg, 1024, 1 << 30, "--http-api-max-payload-size", &v, e);
+		if (r == 0)
+			o->max_payload = (size_t)v;
+		return r;
+	case API_START_US:
+		return config_parse_uint(arg, 0, UINT64_MAX, "--start-time-us", &o->start_time_us, e);
+	case API_START_CPU_US:
+		return config_parse_uint(arg, 0, UINT64_MAX, "--start-time-cpu-us",
+					 &o->start_time_cpu_us, e);
+	case API_PARENT_CPU_US:
+		return config_parse_uint(arg, 0, UINT64_MAX, "--parent-cpu-time-us",
+					 &o->parent_cpu_time_us, e);
+	case API_MMDS_LIMIT:    /* accepted for the jailer's sake: lodge has no MMDS */
+		return config_parse_uint(arg, 0, UINT64_MAX, "--mmds-size-limit", &v, e);
+	default:
+		return errf(e, -EINVAL, "unknown option");
+	}
+}
+
+/* `lodge --api-sock PATH ...`: Firecracker's command line. */
+static int cmd_api(int argc, char **argv)
+{
+	struct api_opts o = { .max_payload = API_DEFAULT_MAX_PAYLOAD };
+	bool show_level = false, show_origin = false;
+	struct err e = { "" };
+	int opt, r = 0;
+
+	o.kvm_path = getenv("LODGE_KVM_DEVICE");
+	opterr = 0;
+	optind = 1;
+	while (r == 0 && (opt = getopt_long(argc, argv, "", api_options, NULL)) != -1) {
+		if (opt == '?')
+			r = errf(&e, -EINVAL, "unknown or incomplete option '%s'", argv[optind - 1]);
+		else if (opt == API_HELP)
+			r = 1;
+		else
+			r = apply_api_option(&o, opt, optarg, &show_level, &show_origin, &e);
+	}
+	if (r == 1) {
+		fputs(usage_text, stdout);
+		return 0;
+	}
+	if (r == 0 && optind < argc)
+		r = errf(&e, -EINVAL, "unexpected argument '%s'", argv[optind]);
+	if (r == 0 && o.no_api && !o.config_file)
+		r = errf(&e, -EINVAL, "--no-api needs --config-file (nothing else can start the VM)");
+	if (r == 0 && !o.no_api && !o.sock_path)
+		r = errf(&e, -EINVAL, "--api-sock PATH is needed (or --no-api with --config-file)");
+	if (r < 0) {
+		fprintf(stderr, "lodge: %s\n", e.msg);
+		return VM_STATUS_USAGE;
+	}
+	log_set_format(show_level, show_origin);
+	return api_main(&o);
+}
+
 int main(int argc, char **argv)
 {
 	const char *lvl = getenv("LODGE_LOG");
@@ -279,6 +418,8 @@ int main(int argc, char **argv)
 		fputs(usage_text, stdout);
 		return 0;
 	}
+	if (argc >= 2 && strncmp(argv[1], "--", 2) == 0)
+		return cmd_api(argc, argv);
 	if (argc < 2)
 		fprintf(stderr, "lodge: no command given\n");
 	else

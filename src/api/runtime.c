@@ -1,0 +1,344 @@
+/*
+ * The endpoints that read the instance or act on the running VM: instance
+ * info, version, the full config, actions, pause/resume, the balloon, and
+ * the answers for what lodge does not have (always a 400 that says so).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/internal.h"
+#include "api/metrics.h"
+#include "virtio/balloon.h"
+#include "vmm/config_json.h"
+#include "vmm/config_json_out.h"
+#include "vmm/vm.h"
+
+#ifndef LODGE_VERSION
+#define LODGE_VERSION "0.1.0"
+#endif
+
+#define PAGES_PER_MIB (1u << (20 - BALLOON_PAGE_SHIFT))
+
+void api_get_instance(struct api *a, const struct api_call *c, struct api_response *r)
+{
+	(void)c;
+	api_json(r, 200, json_pack("{s:s, s:s, s:s, s:s}", "id", a->id, "state",
+				   api_state_name(a), "vmm_version", LODGE_VERSION, "app_name",
+				   "lodge"));
+}
+
+void api_get_version(struct api *a, const struct api_call *c, struct api_response *r)
+{
+	(void)a;
+	(void)c;
+	api_json(r, 200, json_pack("{s:s}", "firecracker_version", LODGE_VERSION));
+}
+
+/* The running VM's balloon, or NULL (not started, or no balloon). */
+static struct balloon *live_balloon(struct api *a)
+{
+	struct vm *vm = atomic_load(&a->live_vm);
+
+	return vm ? balloon_find(vm) : NULL;
+}
+
+void api_get_vm_config(struct api *a, const struct api_call *c, struct api_response *r)
+{
+	json_t *o = config_to_json(&a->cfg), *b;
+	struct balloon *bl = live_balloon(a);
+	struct balloon_stats s;
+
+	(void)c;
+	if (o && a->logger_cfg)
+		json_object_set(o, "logger", a->logger_cfg);
+	if (o && a->metrics_cfg)
+		json_object_set(o, "metrics", a->metrics_cfg);
+	/* A running balloon's target is what PATCH /balloon set last. */
+	if (o && bl && (b = json_object_get(o, "balloon"))) {
+		balloon_stats(bl, &s);
+		json_object_set_new(b, "amount_mib", json_integer(s.target_pages / PAGES_PER_MIB));
+	}
+	api_json(r, 200, o);
+}
+
+void api_put_actions(struct api *a, const struct api_call *c, struct api_response *r)
+{
+	static const char *const keys[] = { "action_type", NULL };
+	struct err e = { "" };
+	const char *t;
+	int st = atomic_load(&a->state);
+
+	if (api_check_keys(c->body, "actions", keys, &e) < 0) {
+		api_fault_err(r, &e);
+		return;
+	}
+	t = json_string_value(json_object_get(c->body, "action_type"));
+	if (!t) {
+		api_fault(r, 400, "actions: missing field 'action_type' (a string)");
+	} else if (strcmp(t, "InstanceStart") == 0) {
+		api_instance_start(a, r);
+	} else if (strcmp(t, "FlushMetrics") == 0) {
+		if (st != API_RUNNING)
+			api_fault(r, 400, st < API_RUNNING ? API_MSG_PRE_BOOT : "The microVM has stopped.");
+		else if (metrics_flush(a->metrics) < 0)
+			api_fault(r, 400, "Metrics error: the metrics line could not be written");
+		else
+			api_ok(r);
+	} else if (strcmp(t, "SendCtrlAltDel") == 0) {
+		if (st != API_RUNNING)
+			api_fault(r, 400, st < API_RUNNING ? API_MSG_PRE_BOOT : "The microVM has stopped.");
+		else
+			api_fault(r, 400, "SendCtrlAltDel is not supported by this lodge: its i8042 has "
+				  "no keyboard to send the keys through (SIGTERM ends the VM)");
+	} else {
+		api_fault(r, 400, "actions.action_type: '%s' is not FlushMetrics, InstanceStart or "
+			  "SendCtrlAltDel", t);
+	}
+}
+
+void api_patch_vm(struct api *a, const struct api_call *c, struct api_response *r)
+{
+	static const char *const keys[] = { "state", NULL };
+	struct err e = { "" };
+	const char *s;
+
+	if (api_check_keys(c->body, "vm", keys, &e) < 0) {
+		api_fault_err(r, &e);
+		return;
+	}
+	s = json_string_value(json_object_get(c->body, "state"));
+	if (s && strcmp(s, "Paused") == 0) {
+		if (vm_pause(a->vm) < 0)
+			api_fault(r, 400, "The microVM has stopped.");
+		else
+			api_ok(r);
+	} else if (s && strcmp(s, "Resumed") == 0) {
+		vm_resume(a->vm);
+		api_ok(r);
+	} else {
+		api_fault(r, 400, "vm.state: expected \"Paused\" or \"Resumed\"");
+	}
+}
+
+/* ---- Balloon. ---- */
+
+#define NO_BALLOON "Balloon config error: No balloon device found."
+
+void api_get_balloon(struct api *a, const struct api_call *c, struct api_response *r)
+{
+	struct balloon *b = live_balloon(a);
+	struct balloon_stats s;
+	json_t *o;
+
+	(void)c;
+	if (!a->cfg.balloon.enabled || (atomic_load(&a->state) == API_RUNNING && !b)) {
+		api_fault(r, 400, NO_BALLOON);
+		return;
+	}
+	o = config_balloon_to_json(&a->cfg.balloon);
+	if (o && b) {
+		balloon_stats(b, &s);
+		json_object_set_new(o, "amount_mib", json_integer(s.target_pages / PAGES_PER_MIB));
+	}
+	api_json(r, 200, o);
+}
+
+void api_patch_balloon(struct api *a, const struct api_call *c, struct api_response *r)
+{
+	static const char *const keys[] = { "amount_mib", NULL };
+	struct err e = { "" };
+	uint64_t mib = 0;
+	struct balloon *b = live_balloon(a);
+
+	if (api_check_keys(c->body, "balloon", keys, &e) < 0 ||
+	    cfg_get_uint(c->body, "balloon", "amount_mib", 0, CONFIG_MAX_MEM_MIB, &mib, true,
+			 &e) < 0) {
+		api_fault_err(r, &e);
+		return;
+	}
+	if (!a->cfg.balloon.enabled || (atomic_load(&a->state) >= API_STARTING && !b)) {
+		api_fault(r, 400, NO_BALLOON);
+	} else if (!b) {
+		a->cfg.balloon.amount_mib = mib;        /* before start: the initial target */
+		api_ok(r);
+	} else if (balloon_set_target(b, mib) < 0) {
+		api_fault(r, 400, "Balloon config error: Amount of pages requested is too large.");
+	} else {
+		api_ok(r);
+	}
+}
+
+void api_get_balloon_stats(struct api *a, const struct api_call *c, struct api_response *r)
+{
+	struct balloon *b = live_balloon(a);
+	struct balloon_stats s;
+	json_t *o;
+
+	(void)c;
+	if (!b) {
+		api_fault(r, 400, NO_BALLOON);
+		return;
+	}
+	if (a->cfg.balloon.stats_interval_s == 0) {
+		api_fault(r, 400, "Balloon update error: Statistics for the balloon device are not "
+			  "enabled (stats_polling_interval_s is 0).");
+		return;
+	}
+	balloon_stats(b, &s);
+	o = json_pack("{s:I, s:I, s:I, s:I}", "target_pages", (json_int_t)s.target_pages,
+		      "actual_pages", (json_int_t)s.actual_pages, "target_mib",
+		      (json_int_t)(s.target_pages / PAGES_PER_MIB), "actual_mib",
+		      (json_int_t)(s.actual_pages / PAGES_PER_MIB));
+	for (unsigned t = 0; o && t < BALLOON_STAT_TAGS; t++) {
+		const char *name = balloon_stat_name(t);
+
+		if (name && (s.present >> t) & 1)
+			json_object_set_new(o, name, json_integer((json_int_t)s.val[t]));
+	}
+	api_json(r, 200, o);
+}
+
+void api_patch_balloon_stats(struct api *a, const struct api_call *c, struct api_response *r)
+{
+	static const char *const keys[] = { "stats_polling_interval_s", NULL };
+	struct err e = { "" };
+	uint64_t v = 0, cur = a->cfg.balloon.stats_interval_s;
+	bool running = atomic_load(&a->state) >= API_STARTING;
+
+	if (api_check_keys(c->body, "balloon/statistics", keys, &e) < 0 ||
+	    cfg_get_uint(c->body, "balloon/statistics", "stats_polling_interval_s", 0, INT32_MAX,
+			 &v, true, &e) < 0) {
+		api_fault_err(r, &e);
+		return;
+	}
+	if (!a->cfg.balloon.enabled || (running && !live_balloon(a))) {
+		api_fault(r, 400, NO_BALLOON);
+	} else if (!running) {
+		a->cfg.balloon.stats_interval_s = v;
+		api_ok(r);
+	} else if ((cur == 0) != (v == 0)) {
+		api_fault(r, 400, "Balloon update error: Statistics cannot be enabled/disabled "
+			  "after activation.");
+	} else if (v != cur) {
+		api_fault(r, 400, "changing the statistics interval of a running balloon is not "
+			  "supported by this lodge yet (it polls every %llu s)",
+			  (unsigned long long)cur);
+	} else {
+		api_ok(r);
+	}
+}
+
+/* ---- Live changes to devices. ---- */
+
+void api_patch_drive(struct api *a, const struct api_call *c, struct api_response *r)
+{
+	static const char *const keys[] = { "drive_id", "path_on_host", "rate_limiter", NULL };
+	struct err e = { "" };
+	const struct drive_config *d = NULL;
+	json_t *path = json_object_get(c->body, "path_on_host");
+
+	if (api_check_keys(c->body, "drives", keys, &e) < 0) {
+		api_fault_err(r, &e);
+		return;
+	}
+	if (!json_is_string(json_object_get(c->body, "drive_id")) ||
+	    strcmp(json_string_value(json_object_get(c->body, "drive_id")), c->id) != 0) {
+		api_fault(r, 400, "The id from the path does not match the id from the body!");
+		return;
+	}
+	for (unsigned i = 0; i < a->cfg.ndrives; i++)
+		if (strcmp(a->cfg.drives[i].id, c->id) == 0)
+			d = &a->cfg.drives[i];
+	if (!d) {
+		api_fault(r, 400, "Drive config error: no drive '%s'", c->id);
+	} else if ((path && !(json_is_string(path) && strcmp(json_string_value(path), d->path) == 0)) ||
+		   json_object_get(c->body, "rate_limiter")) {
+		api_fault(r, 400, "Drive config error: changing path_on_host or the rate limiter of a "
+			  "running drive is not supported by this lodge yet");
+	} else {
+		api_ok(r);      /* nothing to change */
+	}
+}
+
+void api_patch_net(struct api *a, const struct api_call *c, struct api_response *r)
+{
+	static const char *const keys[] = { "iface_id", "rx_rate_limiter", "tx_rate_limiter",
+					    NULL };
+	struct err e = { "" };
+	bool found = false;
+	json_t *id;
+
+	if (api_check_keys(c->body, "network-interfaces", keys, &e) < 0) {
+		api_fault_err(r, &e);
+		return;
+	}
+	id = json_object_get(c->body, "iface_id");
+	if (!json_is_string(id) || strcmp(json_string_value(id), c->id) != 0) {
+		api_fault(r, 400, "The id from the path [%s] does not match the id from the body [%s]!",
+			  c->id, json_is_string(id) ? json_string_value(id) : "");
+		return;
+	}
+	for (unsigned i = 0; i < a->cfg.nnets; i++)
+		found |= strcmp(a->cfg.nets[i].id, c->id) == 0;
+	if (!found)
+		api_fault(r, 400, "Network config error: no network interface '%s'", c->id);
+	else if (json_object_get(c->body, "rx_rate_limiter") ||
+		 json_object_get(c->body, "tx_rate_limiter"))
+		api_fault(r, 400, "Network config error: changing the rate limiters of a running "
+			  "interface is not supported by this lodge yet");
+	else
+		api_ok(r);
+}
+
+/* ---- What lodge does not have. ---- */
+
+void api_put_snapshot(struct api *a, const struct api_call *c, struct api_response *r)
+{
+	(void)a;
+	if (!json_is_object(c->body)) {
+		api_fault(r, 400, "snapshot: expected an object");
+		return;
+	}
+	api_fault(r, 400, "snapshots are not supported by this lodge yet");
+}
+
+void api_unsupported(struct api *a, const struct api_call *c, struct api_response *r)
+{
+	static const char *const what[][2] = {
+		{ "/cpu-config", "CPU templates are not supported by this lodge (its config file's "
+				 "\"lodge\": {\"cpu_mask\": [...]} hides CPUID features)" },
+		{ "/mmds", "MMDS is not supported by this lodge" },
+		{ "/pmem", "pmem devices are not supported by this lodge" },
+		{ "/hotplug/memory", "memory hotplug is not supported by this lodge" },
+		{ "/balloon/hinting", "free page hinting is not supported by this lodge yet" },
+		{ "/drives", "hot-unplugging a drive is not supported by this lodge" },
+		{ "/network-interfaces", "hot-unplugging a network interface is not supported by "
+					 "this lodge" },
+	};
+
+	(void)a;
+	for (unsigned i = 0; i < sizeof(what) / sizeof(what[0]); i++) {
+		if (strncmp(c->path, what[i][0], strlen(what[i][0])) == 0) {
+			api_fault(r, 400, "%s", what[i][1]);
+			return;
+		}
+	}
+	api_fault(r, 400, "%s %s is not supported by this lodge", api_method_name(c->method),
+		  c->path);
+}
+
+void api_get_prometheus(struct api *a, const struct api_call *c, struct api_response *r)
+{
+	char *text = metrics_prometheus(a);
+
+	(void)c;
+	if (!text) {
+		api_fault(r, 500, "out of memory");
+		return;
+	}
+	free(r->body);
+	r->body = text;
+	r->status = 200;
+	r->content_type = "text/plain; version=0.0.4";
+}
