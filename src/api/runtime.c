@@ -9,6 +9,7 @@
 
 #include "api/internal.h"
 #include "api/metrics.h"
+#include "devices/i8042.h"
 #include "virtio/balloon.h"
 #include "vmm/config_json.h"
 #include "vmm/config_json_out.h"
@@ -88,9 +89,10 @@ void api_put_actions(struct api *a, const struct api_call *c, struct api_respons
 	} else if (strcmp(t, "SendCtrlAltDel") == 0) {
 		if (st != API_RUNNING)
 			api_fault(r, 400, st < API_RUNNING ? API_MSG_PRE_BOOT : "The microVM has stopped.");
+		else if (i8042_send_ctrl_alt_del(a->vm) < 0)
+			api_fault(r, 400, "SendCtrlAltDel: this microVM has no i8042 keyboard");
 		else
-			api_fault(r, 400, "SendCtrlAltDel is not supported by this lodge: its i8042 has "
-				  "no keyboard to send the keys through (SIGTERM ends the VM)");
+			api_ok(r);
 	} else {
 		api_fault(r, 400, "actions.action_type: '%s' is not FlushMetrics, InstanceStart or "
 			  "SendCtrlAltDel", t);

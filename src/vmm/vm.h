@@ -25,6 +25,7 @@
 struct vcpu;
 struct device_desc;
 struct virtio_dev;
+struct i8042;
 
 /* Exit statuses of `lodge run` (docs/GUEST-ABI.md). Debug-exit statuses are odd. */
 enum vm_status {
@@ -62,6 +63,7 @@ struct vm {
 	unsigned virtio_slots;          /* virtio-mmio slots handed out (virtio/mmio.c) */
 	struct virtio_dev *virtio[VIRTIO_MMIO_MAX_SLOTS];  /* the device in each slot (metrics) */
 	char cmdline_extra[1024];       /* devices' additions to the kernel command line */
+	struct i8042 *i8042;            /* the keyboard controller (devices/i8042.h) */
 
 	/* Pause: vCPU threads park between KVM_RUN calls while pause_requested. */
 	pthread_mutex_t pause_lock;

@@ -7,6 +7,8 @@
 #   lodge.modules=a,b       modprobe these (default: those prepare packed,
 #                           listed in /etc/modules.load; empty: none)
 #   lodge.test.reboot=1     end with reboot -f instead of poweroff -f
+#   lodge.test.wait=1       after the report, wait (for the host to end the VM,
+#                           e.g. Ctrl+Alt+Del through the API) instead of ending it
 #   lodge.test.script=NAME  also run /tests/NAME.sh (tests/linux/scripts/),
 #                           which reports problems with failed "why"
 # and always that /payload.bin has the sha256 in /etc/payload.sha256 (the
@@ -60,6 +62,7 @@ for w in $cmdline; do
 	lodge.modules=*) modules=$(echo "${w#*=}" | tr , ' ') ;;
 	lodge.test.reboot=1) end=reboot ;;
 	lodge.test.script=*) script=${w#*=} ;;
+	lodge.test.wait=1) end=wait ;;
 	esac
 done
 
@@ -105,6 +108,10 @@ else
 fi
 
 sync
+if [ "$end" = wait ]; then
+	echo "LINUX-WAITING"
+	while :; do sleep 1; done
+fi
 $end -f
 echo "LINUX-FAIL $end -f returned"
 while :; do sleep 3600; done

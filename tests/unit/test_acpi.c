@@ -66,6 +66,8 @@ static struct acpi_config config(unsigned ncpus, unsigned nmmio)
 		.reset_value = I8042_CMD_RESET,
 		.com1_port = PORT_COM1,
 		.com1_irq = IRQ_COM1,
+		.kbd_port = PORT_I8042_DATA,
+		.kbd_irq = IRQ_I8042_KBD,
 		.nmmio = nmmio,
 	};
 
@@ -541,6 +543,10 @@ static void test_iasl_disassembles_every_table(void **state)
 	expect(t, "EisaId (\"PNP0501\")");
 	expect(t, "IO (Decode16,\n                    0x03F8,");
 	expect(t, "IRQNoFlags ()\n                    {4}");
+	expect(t, "Device (PS2K)");
+	expect(t, "EisaId (\"PNP0303\")");
+	expect(t, "IO (Decode16,\n                    0x0064,");
+	expect(t, "IRQNoFlags ()\n                    {1}");
 	expect(t, "Device (V000)");
 	expect(t, "Device (V002)");
 	expect(t, "Name (_HID, \"LNRO0005\")");

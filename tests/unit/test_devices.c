@@ -16,6 +16,7 @@
 
 #include "arch/x86/layout.h"
 #include "devices/device.h"
+#include "devices/i8042.h"
 #include "vmm/vm.h"
 
 static struct vm vm;
@@ -211,6 +212,69 @@ static void test_poweroff_and_reset(void **state)
 	assert_int_equal(vm.acpi.com1_irq, IRQ_COM1);
 }
 
+/* Read one byte the i8042 holds for the guest; -1 when the output buffer is empty. */
+static int kbd_read(void)
+{
+	if (!(inb(PORT_I8042_CMD) & 0x01))
+		return -1;
+	return inb(PORT_I8042_DATA);
+}
+
+/* The controller and keyboard answers Linux's i8042 and atkbd drivers rely on. */
+static void test_i8042_keyboard(void **state)
+{
+	static const uint8_t cad[] = { 0x1d, 0x38, 0xe0, 0x53, 0xe0, 0xd3, 0xb8, 0x9d };
+	uint8_t ctr;
+
+	(void)state;
+	assert_int_equal(inb(PORT_I8042_CMD) & 0x15, 0x14);     /* empty, SYS, unlocked */
+	outb(PORT_I8042_CMD, 0xaa);
+	assert_int_equal(kbd_read(), 0x55);                      /* self test */
+	outb(PORT_I8042_CMD, 0xab);
+	assert_int_equal(kbd_read(), 0x00);                      /* keyboard interface test */
+	outb(PORT_I8042_CMD, 0x20);
+	ctr = (uint8_t)kbd_read();
+	assert_true(ctr & 0x40);                                 /* translating to set 1 */
+	outb(PORT_I8042_CMD, 0x60);
+	outb(PORT_I8042_DATA, (uint8_t)(ctr | 0x01));
+	outb(PORT_I8042_CMD, 0x20);
+	assert_int_equal(kbd_read(), ctr | 0x01);
+	/* AUX loopback comes back marked as AUX data; AUXDIS never clears: no mouse. */
+	outb(PORT_I8042_CMD, 0xd3);
+	outb(PORT_I8042_DATA, 0x5a);
+	assert_int_equal(inb(PORT_I8042_CMD) & 0x21, 0x21);
+	assert_int_equal(kbd_read(), 0x5a);
+	outb(PORT_I8042_CMD, 0xa8);
+	outb(PORT_I8042_CMD, 0x20);
+	assert_true(kbd_read() & 0x20);
+	/* keyboard: GET ID (translated), LEDs with their parameter, reset */
+	outb(PORT_I8042_DATA, 0xf2);
+	assert_int_equal(kbd_read(), 0xfa);
+	assert_int_equal(kbd_read(), 0xab);
+	assert_int_equal(kbd_read(), 0x41);
+	outb(PORT_I8042_DATA, 0xed);
+	assert_int_equal(kbd_read(), 0xfa);
+	outb(PORT_I8042_DATA, 0x07);
+	assert_int_equal(kbd_read(), 0xfa);
+	outb(PORT_I8042_DATA, 0xff);
+	assert_int_equal(kbd_read(), 0xfa);
+	assert_int_equal(kbd_read(), 0xaa);
+	assert_int_equal(kbd_read(), -1);
+	/* Ctrl+Alt+Del in set 1, in order, then nothing */
+	assert_int_equal(i8042_send_ctrl_alt_del(&vm), 0);
+	for (unsigned i = 0; i < sizeof(cad); i++)
+		assert_int_equal(kbd_read(), cad[i]);
+	assert_int_equal(kbd_read(), -1);
+	/* the DSDT describes it */
+	assert_int_equal(vm.acpi.kbd_port, PORT_I8042_DATA);
+	assert_int_equal(vm.acpi.kbd_irq, 1);
+	/* output port bit 0 low resets */
+	outb(PORT_I8042_CMD, 0xd1);
+	outb(PORT_I8042_DATA, 0x00);
+	assert_true(vm_exiting(&vm));
+	assert_int_equal(atomic_load(&vm.exit_status), VM_STATUS_OFF);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -220,6 +284,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_unknown_ports_read_ones, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_exit_ports, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_poweroff_and_reset, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_i8042_keyboard, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

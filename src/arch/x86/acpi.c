@@ -224,6 +224,21 @@ static void dsdt_com1(struct aml *a, const struct acpi_config *cfg)
 	aml_end(a);
 }
 
+/* The i8042's keyboard as a PNP0303 device: data port, status/command port, IRQ. */
+static void dsdt_kbd(struct aml *a, const struct acpi_config *cfg)
+{
+	aml_device(a, "PS2K");
+	aml_name(a, "_HID");
+	aml_eisaid(a, "PNP0303");
+	aml_name(a, "_CRS");
+	aml_restemplate(a);
+	aml_res_io(a, cfg->kbd_port, 1);
+	aml_res_io(a, (uint16_t)(cfg->kbd_port + 4), 1);
+	aml_res_irq_noflags(a, cfg->kbd_irq);
+	aml_end(a);
+	aml_end(a);
+}
+
 /* A device in the MMIO hole, e.g. virtio-mmio, which Linux finds by _HID "LNRO0005". */
 static void dsdt_mmio_dev(struct aml *a, const struct acpi_mmio_dev *d, unsigned idx)
 {
@@ -262,6 +277,8 @@ static long dsdt_build(struct acpi_ctx *c)
 	aml_scope(&a, "\\_SB");
 	if (cfg->com1_port)
 		dsdt_com1(&a, cfg);
+	if (cfg->kbd_port)
+		dsdt_kbd(&a, cfg);
 	for (unsigned i = 0; i < cfg->nmmio; i++)
 		dsdt_mmio_dev(&a, &cfg->mmio[i], i);
 	aml_end(&a);
@@ -444,6 +461,8 @@ static int acpi_config_check(const struct acpi_config *cfg, uint64_t gpa)
 		return -EINVAL;         /* the MADT's fields are 32 bits */
 	if (cfg->com1_port && (cfg->com1_irq > 15 || cfg->com1_port > UINT16_MAX - 7))
 		return -EINVAL;         /* an ISA IRQ, and 8 ports that do not wrap */
+	if (cfg->kbd_port && (cfg->kbd_irq > 15 || cfg->kbd_port > UINT16_MAX - 4))
+		return -EINVAL;
 	if (cfg->nmmio > ACPI_MAX_MMIO_DEVS)
 		return -EINVAL;
 	for (unsigned i = 0; i < cfg->nmmio; i++) {

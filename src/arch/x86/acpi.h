@@ -30,6 +30,8 @@ struct acpi_config {
 	uint8_t reset_value;
 	uint16_t com1_port;             /* described as PNP0501 in the DSDT; 0: no COM1 */
 	uint8_t com1_irq;
+	uint16_t kbd_port;              /* i8042 data port (status/command at +4) as PNP0303; 0: none */
+	uint8_t kbd_irq;
 	unsigned nmmio;
 	struct acpi_mmio_dev mmio[ACPI_MAX_MMIO_DEVS];
 };

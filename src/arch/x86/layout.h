@@ -32,6 +32,7 @@
 #define PORT_I8042_DATA       0x60
 #define PORT_I8042_CMD        0x64          /* write 0xfe: reset (also the FADT reset register) */
 #define I8042_CMD_RESET       0xfe
+#define IRQ_I8042_KBD         1
 #define PORT_DEBUG_EXIT       0xf4          /* QEMU isa-debug-exit: write v, exit status (v << 1) | 1 */
 #define PORT_COM1             0x3f8
 #define IRQ_COM1              4
