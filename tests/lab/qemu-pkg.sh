@@ -1,17 +1,17 @@
 # Sourced by tests/lab/run (bash): which QEMU runs the lab.
 #
-# QEMU 7.2 (Debian 12's) sometimes stops for good inside a nested guest (the
-# lab's "stop", tests/lab/README.md, Known pitfalls). The lab therefore uses
-# Debian's bookworm-backports QEMU when it can get it: downloaded once with a
-# private apt configuration into $KPKG_CACHE/qemu/ (the machine's apt
-# sources are not touched), unpacked there and run from there with the
-# system's libraries and SeaBIOS. Anything that fails falls back to the
-# system QEMU, saying so.
+# The system's qemu-system-x86_64 by default. LAB_QEMU=backports takes
+# Debian's bookworm-backports QEMU instead (10.0, for trying whether a newer
+# QEMU avoids the lab's nested-SVM stop: tests/lab/README.md, Known
+# pitfalls): downloaded once with a private apt configuration into
+# $KPKG_CACHE/qemu/ (the machine's apt sources are not touched), unpacked
+# there and run with the system's libraries and SeaBIOS. If that fails it
+# says so and uses the system QEMU.
 #
 # lab_qemu_cmd: print the command (binary and -L options) on stdout.
-#   LAB_QEMU=CMD        use CMD as it is
-#   LAB_QEMU=system     the system qemu-system-x86_64
-#   LAB_QEMU_SUITE=S    the apt suite to take QEMU from (default bookworm-backports)
+#   LAB_QEMU=system     the system qemu-system-x86_64 (the default)
+#   LAB_QEMU=backports  QEMU from LAB_QEMU_SUITE (default bookworm-backports)
+#   LAB_QEMU=CMD        any other command, used as it is
 
 lab_qemu_fetch() {
 	local dir=$1 suite=$2 apt_dir=$1.apt mirror
@@ -38,9 +38,10 @@ lab_qemu_fetch() {
 
 lab_qemu_cmd() {
 	local suite=${LAB_QEMU_SUITE:-bookworm-backports} dir
-	case ${LAB_QEMU:-} in
+	case ${LAB_QEMU:-system} in
 	system) echo qemu-system-x86_64; return ;;
-	?*) echo "$LAB_QEMU"; return ;;
+	backports) ;;
+	*) echo "$LAB_QEMU"; return ;;
 	esac
 	if ! grep -q '^VERSION_CODENAME=bookworm' /etc/os-release 2> /dev/null ||
 		! command -v dpkg-deb > /dev/null; then

@@ -2,7 +2,7 @@
 # Linux asks for a reboot (reboot -f, through the keyboard controller as
 # reboot=k says): lodge ends the VM with status 0, as for a power-off.
 . "$LINUX/case-lib.sh"
-linux_boot "$LINUX/vmlinux" 2 256 lodge.test.reboot=1
+linux_boot "$LINUX/vmlinux" 1 256 lodge.test.reboot=1
 expect_status 0
 linux_expect_ok
 expect_out 'reboot: Restarting system'

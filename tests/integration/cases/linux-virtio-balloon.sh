@@ -26,7 +26,7 @@ rss() {
 }
 
 export LODGE_REPORT_RSS=1
-linux_boot "$LINUX/vmlinux" 2 256 \
+linux_boot "$LINUX/vmlinux" 1 256 \
 	"lodge.modules=virtio_mmio,virtio_balloon lodge.test.script=balloon lodge.balloon.pages=16384 lodge.balloon.churn=96 lodge.balloon.linger=5" \
 	--balloon 64,deflate_on_oom=true,stats_polling_interval_s=1,free_page_reporting=true \
 	--log-level info

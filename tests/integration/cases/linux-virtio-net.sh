@@ -94,7 +94,7 @@ net_boot() {
 	rm -f "$www/pinged" "$TMP/hostping"
 	host_pings &
 	pinger=$!
-	linux_boot "$LINUX/vmlinux" 2 256 \
+	linux_boot "$LINUX/vmlinux" 1 256 \
 		"lodge.modules=virtio_mmio lodge.test.script=net lodge.net.mac=$mac lodge.net.blob=$blob_sha lodge.net.upload=1 lodge.net.pinged=1 $1" \
 		--net "$2" --log-level info
 	kill "$pinger" 2> /dev/null

@@ -23,10 +23,10 @@ export VSOCK_TOOL_TIMEOUT
 "$tool" uds-listen "${sock}_6000" "$TMP/from-guest" "hello from the host" > "$TMP/listen.log" 2>&1 &
 lpid=$!
 
-LINUX_CMDLINE="console=ttyS0 reboot=k panic=-1 lodge.expect.cpus=2 lodge.expect.mem=256 lodge.modules=virtio_mmio,vmw_vsock_virtio_transport lodge.test.script=vsock lodge.vsock.cid=3 lodge.vsock.listen=5000 lodge.vsock.host=6000 lodge.vsock.refused=6001"
+LINUX_CMDLINE="console=ttyS0 reboot=k panic=-1 lodge.expect.cpus=1 lodge.expect.mem=256 lodge.modules=virtio_mmio,vmw_vsock_virtio_transport lodge.test.script=vsock lodge.vsock.cid=3 lodge.vsock.listen=5000 lodge.vsock.host=6000 lodge.vsock.refused=6001"
 echo "+ lodge run --kernel vmlinux ... --vsock $sock,guest_cid=3 (in the background)"
 "$LODGE" run --kernel "$LINUX/vmlinux" --initrd "$LINUX/initrd.cpio.gz" \
-	--cpus 2 --memory 256 --serial stdio --cmdline "$LINUX_CMDLINE" \
+	--cpus 1 --memory 256 --serial stdio --cmdline "$LINUX_CMDLINE" \
 	--vsock "$sock,guest_cid=3" --log-level info < /dev/null > "$TMP/out" 2> "$TMP/err" &
 pid=$!
 ( sleep "$TEST_TIMEOUT"; kill -KILL $pid 2> /dev/null ) &

@@ -104,6 +104,11 @@ net_checks() {
 	[ "$(cat /sys/class/net/eth0/operstate)" = up ] ||
 		failed "eth0 operstate $(cat /sys/class/net/eth0/operstate), expected up"
 
+	# One ping to settle the link and both neighbour tables (its result is
+	# only reported: a first echo can meet the host's tap still coming up),
+	# then three that must all come back.
+	ping -c 1 -w 5 $host > /tmp/ping.out 2>&1
+	echo "NET-INFO first ping $(grep 'packets transmitted' /tmp/ping.out)"
 	if ping -c 3 -w 15 $host > /tmp/ping.out 2>&1; then
 		echo "NET-INFO ping $(grep 'packets transmitted' /tmp/ping.out)"
 	else
