@@ -380,7 +380,8 @@ fi
 if want virtio-vsock; then
 	# QEMU's vsock device is vhost-vsock: it needs /dev/vhost-vsock and
 	# ioeventfds, which QEMU's virtio-mmio offers only under KVM; these
-	# checks run under TCG. So the vsock guest is built but not run here.
+	# checks run under TCG. So the vsock guest is not run here; the integration
+	# case qemu-virtio-vsock runs it under QEMU on KVM (in the KVM lab).
 	why="QEMU's vsock device needs vhost-vsock with KVM ioeventfds; these checks run under TCG"
 	[ -c /dev/vhost-vsock ] || why="no /dev/vhost-vsock on this host ($why)"
 	echo "SKIP virtio-vsock: $why"
