@@ -286,9 +286,11 @@ static void check_dsdt(unsigned nmmio)
 	}
 	n = (size_t)snprintf(pat, sizeof(pat), "V%03u", nmmio);
 	assert_null(memmem(dsdt, dlen, pat, n));
+	/* The keyboard: PS2K with _HID PNP0303 (EISA ID 0x0303d041). */
+	assert_non_null(memmem(dsdt, dlen, "PS2K\x08_HID\x0c\x41\xd0\x03\x03", 14));
 	for (const uint8_t *p = dsdt; (p = memmem(p, dlen - (size_t)(p - dsdt), "\x5b\x82", 2)); p++)
 		count++;
-	assert_int_equal(count, nmmio + 1);
+	assert_int_equal(count, nmmio + 2);     /* COM1, PS2K, the virtio devices */
 }
 
 static void test_dsdt_devices(void **state)
