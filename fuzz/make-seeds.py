@@ -2,7 +2,7 @@
 """Write the seed corpus of the libFuzzer harnesses (fuzz/corpus/NAME/seed-*).
 
 The seeds are committed; rerun this after changing a harness's input format.
-Formats: see the comment at the top of fuzz/fuzz_virtqueue.c and fuzz/fuzz_blk.c.
+Formats: see the comment at the top of each fuzz/fuzz_NAME.c.
 """
 import os
 import struct
@@ -116,6 +116,149 @@ def blk_seeds():
     return seeds
 
 
+# ---- fuzz_net: features, then operations (0 tx, 1 rx buffers, 2 frame from the host) ----
+N_GUEST_CSUM, N_GUEST_TSO4, N_GUEST_TSO6, N_GUEST_ECN, N_MRG, N_HOST_OFFLOADS, N_EVENT_IDX, N_SPLIT = \
+    1, 2, 4, 8, 16, 32, 64, 128
+
+
+def net_hdr(flags=0, gso=0, hdr_len=0, gso_size=0, csum_start=0, csum_offset=0):
+    return struct.pack('<BBHHHHH', flags, gso, hdr_len, gso_size, csum_start, csum_offset, 0)
+
+
+def eth_frame(n):
+    return bytes([0xff] * 6 + [0x02, 0, 0, 0, 0, 1, 0x08, 0]) + bytes((i * 5) & 0xff for i in range(n))
+
+
+def net_tx(segs, readable):
+    """segs: [(length, writable)]."""
+    out = bytes([0, len(segs) - 1])
+    for length, w in segs:
+        out += struct.pack('<HB', length, 1 if w else 0)
+    return out + readable
+
+
+def net_rx(chains):
+    """chains: [[length, ...]] of writable buffers."""
+    out = bytes([1, len(chains) - 1])
+    for c in chains:
+        out += bytes([len(c) - 1]) + b''.join(struct.pack('<HB', n, 0) for n in c)
+    return out
+
+
+def net_host(frame):
+    return bytes([2]) + struct.pack('<H', len(frame)) + frame
+
+
+def net_seeds():
+    f100 = eth_frame(86)
+    csum = net_hdr(1, 0, 0, 0, 34, 16)
+    tso = net_hdr(1, 1, 54, 1448, 34, 16)
+    return {
+        'tx': bytes([0]) + net_tx([(12, 0), (50, 0), (50, 0)], net_hdr() + f100),
+        'tx-csum': bytes([N_HOST_OFFLOADS]) + net_tx([(112, 0)], csum + f100),
+        'tx-not-negotiated': bytes([0]) + net_tx([(12, 0), (100, 0)], tso + f100),
+        'tx-short-and-writable': bytes([0]) + net_tx([(20, 0)], bytes(20)) +
+        net_tx([(12, 0), (100, 1)], net_hdr()),
+        'rx': bytes([0]) + net_rx([[2048]]) + net_host(net_hdr() + f100),
+        'rx-mrg': bytes([N_MRG]) + net_rx([[64], [64], [40, 24], [64]]) +
+        net_host(net_hdr() + eth_frame(186)),
+        'rx-offload': bytes([N_GUEST_CSUM | N_GUEST_TSO4 | N_MRG]) + net_rx([[1024], [1024]]) +
+        net_host(tso + eth_frame(1200)) + net_host(csum + f100),
+        'rx-dropped': bytes([0]) + net_rx([[40]]) + net_host(net_hdr() + f100) +
+        net_host(csum + f100) + net_rx([[2048]]),
+        'rx-waits': bytes([N_MRG | N_EVENT_IDX]) + net_host(net_hdr() + f100) +
+        net_rx([[16], [16], [16], [16], [16], [16], [16], [16]]),
+        'split-ram': bytes([N_SPLIT | N_MRG]) + net_rx([[4096], [4096]]) +
+        net_host(net_hdr() + eth_frame(6000)) + net_tx([(12, 0), (5000, 0)], net_hdr() + eth_frame(4986)),
+    }
+
+
+# ---- fuzz_balloon: features, then (queue, segment count - 1, segments, readable bytes) ----
+B_STATS, B_OOM, B_REPORTING, B_EVIDX, B_SPLIT, B_HUGE = 1, 2, 4, 8, 16, 32
+B_PFN0 = 0x100000 >> 12
+
+
+def bal_req(q, segs, readable=b''):
+    out = bytes([q, len(segs) - 1])
+    for length, w in segs:
+        out += struct.pack('<HB', length, 1 if w else 0)
+    return out + readable
+
+
+def pfns(*p):
+    return b''.join(struct.pack('<I', x) for x in p)
+
+
+def balloon_seeds():
+    pf = pfns(B_PFN0, B_PFN0 + 1, B_PFN0 + 2, B_PFN0 + 31, B_PFN0 + 32, 0xffffffff, 0)
+    stats = b''.join(struct.pack('<HQ', t, v) for t, v in ((4, 1 << 30), (5, 2 << 30), (99, 1), (6, 5)))
+    return {
+        'inflate': bytes([0]) + bal_req(0, [(len(pf), 0)], pf),
+        'deflate': bytes([B_OOM]) + bal_req(1, [(len(pf), 0)], pf),
+        'inflate-split': bytes([B_SPLIT]) + bal_req(0, [(8, 0), (len(pf) - 8, 0)], pf) +
+        bal_req(0, [(6, 0)], pf[:6]),
+        'inflate-huge': bytes([B_HUGE]) + bal_req(0, [(4 * 32, 0)], pfns(*range(B_PFN0, B_PFN0 + 32))),
+        'stats': bytes([B_STATS]) + bal_req(2, [(len(stats), 0)], stats) +
+        bal_req(2, [(len(stats) + 3, 0)], stats + b'\x01\x02\x03'),
+        'report': bytes([B_REPORTING]) + bal_req(2, [(8192, 1), (5000, 1)]),
+        'report-after-stats': bytes([B_STATS | B_REPORTING | B_EVIDX]) +
+        bal_req(2, [(10, 0)], stats[:10]) + bal_req(3, [(4096, 1)]) + bal_req(0, [(4, 0)], pfns(B_PFN0)),
+        'undefined-queue': bytes([0]) + bal_req(3, [(4, 0)], pfns(B_PFN0)),
+        'no-such-queue': bytes([0]) + bal_req(4, [(4, 0)], pfns(B_PFN0)),
+    }
+
+
+# ---- fuzz_vsock: flags, then operations (see fuzz/fuzz_vsock.c) ----
+V_REQUEST, V_RESPONSE, V_RST, V_SHUTDOWN, V_RW, V_CREDIT_UPDATE, V_CREDIT_REQUEST = 1, 2, 3, 4, 5, 6, 7
+V_FIX_ALL = 1 | 2 | 4 | 8 | 16
+
+
+def vs_hdr(op, src_port=49152, dst_port=0, length=0, flags=0, buf_alloc=65536, fwd_cnt=0,
+           src_cid=3, dst_cid=2, typ=1):
+    return struct.pack('<QQIIIHHIII', src_cid, dst_cid, src_port, dst_port, length, typ, op, flags,
+                       buf_alloc, fwd_cnt)
+
+
+def vs_tx(fix, hdr, payload=b'', pieces=1):
+    return bytes([0, fix]) + hdr + struct.pack('<HB', len(payload), pieces - 1) + payload
+
+
+def vs_rx(lengths):
+    return bytes([1, len(lengths) - 1]) + b''.join(struct.pack('<H', n) for n in lengths)
+
+
+def vs_host_send(conn, data):
+    return bytes([3, conn, len(data)]) + data
+
+
+def vs_connect(line):
+    return bytes([5, 0, len(line)]) + line
+
+
+def vsock_seeds():
+    rx = vs_rx([4140] * 4 + [44 | 0x8000, 20])
+    return {
+        'guest-connect': bytes([0]) + rx + vs_tx(V_FIX_ALL, vs_hdr(V_REQUEST)) + bytes([2]) +
+        vs_host_send(0, b'hello guest') + vs_tx(V_FIX_ALL, vs_hdr(V_RW), b'hello host', 3) +
+        bytes([7]) + vs_tx(V_FIX_ALL, vs_hdr(V_CREDIT_REQUEST)) +
+        vs_tx(V_FIX_ALL, vs_hdr(V_SHUTDOWN, flags=3)) + bytes([4, 0x80]) + vs_rx([4140] * 2),
+        'host-connect': bytes([0]) + rx + vs_connect(b'CONNECT 5000\n') +
+        vs_tx(1 | 2 | 4 | 16, vs_hdr(V_RESPONSE, src_port=5000, dst_port=1 << 30)) +
+        vs_host_send(0, b'data from the host') +
+        vs_tx(1 | 2 | 4 | 16, vs_hdr(V_CREDIT_UPDATE, src_port=5000, dst_port=1 << 30)) +
+        bytes([4, 0]) + bytes([7]),
+        'connect-garbage': bytes([0]) + rx + vs_connect(b'CONNECT x\n') + vs_connect(b'LISTEN 1\n') +
+        vs_connect(b'CONNECT 4294967296\n'),
+        'hostile': bytes([1]) + rx + vs_tx(0, vs_hdr(V_REQUEST, src_cid=99)) +
+        vs_tx(V_FIX_ALL & ~16, vs_hdr(V_RW, length=4096), b'abc') +
+        vs_tx(V_FIX_ALL & ~4, vs_hdr(V_REQUEST, typ=2)) + vs_tx(3 | 4, vs_hdr(V_RW, dst_port=7001), b'xy') +
+        vs_tx(V_FIX_ALL | 32, vs_hdr(V_RST)) + vs_tx(V_FIX_ALL, vs_hdr(0)) + vs_tx(V_FIX_ALL, vs_hdr(99)),
+        'no-rx-buffers': bytes([2]) + b''.join(vs_tx(V_FIX_ALL & ~8, vs_hdr(V_RW, dst_port=7000 + i), b'z')
+                                              for i in range(20)) + rx,
+        'event': bytes([0]) + bytes([6, 4, 1]) + bytes([6, 8, 0]) + bytes([6, 2, 1]),
+    }
+
+
 def write(name, seeds):
     d = os.path.join(HERE, 'corpus', name)
     os.makedirs(d, exist_ok=True)
@@ -130,3 +273,6 @@ def write(name, seeds):
 if __name__ == '__main__':
     write('virtqueue', vq_seeds())
     write('blk', blk_seeds())
+    write('net', net_seeds())
+    write('vsock', vsock_seeds())
+    write('balloon', balloon_seeds())
