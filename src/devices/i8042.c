@@ -179,11 +179,10 @@ static void controller_command(struct i8042 *k, uint8_t c)
 	case CMD_KBD_DISABLE: k->ctr |= CTR_KBDDIS; break;
 	case CMD_KBD_ENABLE: k->ctr &= (uint8_t)~CTR_KBDDIS; kbd_irq(k); break;
 	case CMD_READ_OUTPORT: kbd_reply(k, 0x01 | (k->count ? 0x10 : 0)); break;
-	case I8042_CMD_RESET:
-		vm_request_exit(k->vm, VM_STATUS_OFF, "guest reset through the i8042");
-		break;
 	default:
-		/* 0xf0-0xff pulse output lines: bit 0 low is the CPU reset (0xfe above). */
+		/* 0xf0-0xff pulse the output lines whose bits are 0; bit 0 is the CPU reset (0xfe). */
+		if (c >= 0xf0 && !(c & 0x01))
+			vm_request_exit(k->vm, VM_STATUS_OFF, "guest reset through the i8042");
 		break;
 	}
 }
