@@ -366,7 +366,6 @@ if want virtio-hostile; then
 		'^virtio-hostile: narrow-regs: narrow and misaligned reads give 0, narrow writes to Status ignored, narrow QueueNotify writes ignored, answered: blk status (0|0x0), used length 513; recovered$' \
 		'^virtio-hostile: bad-requests: IOERR for bad sectors and lengths, UNSUPP for an unknown type, .*device still serves reads; recovered$' \
 		'^virtio-hostile: reset-in-flight: reset with 128 reads in flight, 4 times: .*, nothing written after; recovered$' \
-		'^virtio-hostile: unready-in-flight: QueueReady 0 with 128 reads in flight, 4 times: .*, nothing written after; recovered$' \
 		"^virtio-hostile: all $n attacks survived\$"
 	if mkimg verify "$tmp/disk0.img" 0 > "$tmp/err"; then
 		echo "PASS virtio-hostile-image"

@@ -280,12 +280,17 @@ void vcpu_kick(struct vcpu *c)
 	pthread_kill(c->thread, VCPU_KICK_SIGNAL);
 }
 
-void vcpu_destroy(struct vcpu *c)
+void vcpu_join(struct vcpu *c)
 {
 	if (c->started) {
 		pthread_join(c->thread, NULL);
 		c->started = false;
 	}
+}
+
+void vcpu_destroy(struct vcpu *c)
+{
+	vcpu_join(c);
 	if (c->run)
 		munmap(c->run, (size_t)c->vm->kvm.run_size);
 	if (c->fd >= 0)
@@ -326,4 +331,11 @@ void vcpu_dump(struct vcpu *c)
 	dump_seg("tr", &s.tr);
 	fprintf(stderr, "  gdt=%016llx/%04x idt=%016llx/%04x\n", (unsigned long long)s.gdt.base,
 		s.gdt.limit, (unsigned long long)s.idt.base, s.idt.limit);
+	{
+		struct kvm_mp_state mp;
+
+		if (ioctl(c->fd, KVM_GET_MP_STATE, &mp) == 0)
+			fprintf(stderr, "  mp_state=%u (0 runnable, 1 uninitialized, 2 init received, 3 halted, 4 sipi received)\n",
+				mp.mp_state);
+	}
 }

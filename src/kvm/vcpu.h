@@ -39,6 +39,9 @@ int vcpu_start(struct vcpu *c);
 /* Make a running vCPU leave KVM_RUN (any thread). */
 void vcpu_kick(struct vcpu *c);
 
+/* Wait for the thread (after vcpu_kick or the VM's end). */
+void vcpu_join(struct vcpu *c);
+
 /* Wait for the thread and close the fds. */
 void vcpu_destroy(struct vcpu *c);
 

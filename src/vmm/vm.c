@@ -404,6 +404,15 @@ int vm_run(struct vm *vm)
 	for (unsigned i = 0; i < vm->ncpus; i++)
 		vcpu_kick(&vm->vcpus[i]);
 	for (unsigned i = 0; i < vm->ncpus; i++)
+		vcpu_join(&vm->vcpus[i]);
+	/* Where a guest that had to be stopped from outside was (hang diagnosis). */
+	if (atomic_load(&vm->exit_status) == VM_STATUS_SIGNAL && getenv("LODGE_DUMP_ON_SIGNAL")) {
+		for (unsigned i = 0; i < vm->ncpus; i++) {
+			fprintf(stderr, "lodge: vCPU %u when the signal came:\n", i);
+			vcpu_dump(&vm->vcpus[i]);
+		}
+	}
+	for (unsigned i = 0; i < vm->ncpus; i++)
 		vcpu_destroy(&vm->vcpus[i]);
 	loop_stop(&vm->loop);
 	if (vm->io_started) {

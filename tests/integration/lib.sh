@@ -7,6 +7,10 @@ fail() {
 	exit 1
 }
 
+# A lodge that the timeout ends prints where its vCPUs were (src/vmm/vm.c).
+LODGE_DUMP_ON_SIGNAL=1
+export LODGE_DUMP_ON_SIGNAL
+
 # lodge_run ARGS...: run "$LODGE run ARGS" with a timeout; stdin from
 # $TMP/stdin when it exists. Output in $TMP/out and $TMP/err, status in STATUS.
 lodge_run() {
