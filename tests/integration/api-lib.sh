@@ -50,3 +50,19 @@ wait_lodge() {
 	[ "$STATUS" -ne 137 ] || { show_output; fail "lodge did not end within ${TEST_TIMEOUT}s"; }
 }
 
+
+# wait_out REGEX SECONDS WHAT: until lodge's stdout ($TMP/out) has a line
+# matching REGEX; fails (killing lodge) with "WHAT" after SECONDS or when
+# lodge (PID) has ended first.
+wait_out() {
+	wo_n=0
+	until grep -q -- "$1" "$TMP/out" 2> /dev/null; do
+		wo_n=$((wo_n + 1))
+		if [ $wo_n -ge $(($2 * 10)) ] || ! kill -0 $PID 2> /dev/null; then
+			kill -KILL $PID 2> /dev/null
+			show_output
+			fail "$3"
+		fi
+		sleep 0.1
+	done
+}

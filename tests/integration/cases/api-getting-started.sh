@@ -31,12 +31,7 @@ start_api --id pause-resume
 expect_api PUT /boot-source "{\"kernel_image_path\": \"$GUESTS/serial-input.elf\", \"boot_args\": \"\"}" 204
 expect_api PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 64}' 204
 expect_api PUT /actions '{"action_type": "InstanceStart"}' 204
-n=0
-until grep -q '^ready' "$TMP/out" 2> /dev/null; do
-	n=$((n + 1))
-	[ $n -lt 600 ] || { kill -KILL $PID; show_output; fail "guest never said ready"; }
-	sleep 0.1
-done
+wait_out '^ready' 60 "guest never said ready"
 expect_api PATCH /vm '{"state": "Paused"}' 204
 expect_api GET / "" 200
 grep -q '"state":"Paused"' "$TMP/resp" || fail "GET / while paused: $(cat "$TMP/resp")"
@@ -54,12 +49,7 @@ expect_out '^got: sent while paused$'
 start_api --id sigterm
 expect_api PUT /boot-source "{\"kernel_image_path\": \"$GUESTS/serial-input.elf\", \"boot_args\": \"\"}" 204
 expect_api PUT /actions '{"action_type": "InstanceStart"}' 204
-n=0
-until grep -q '^ready' "$TMP/out" 2> /dev/null; do
-	n=$((n + 1))
-	[ $n -lt 600 ] || { kill -KILL $PID; show_output; fail "guest never said ready"; }
-	sleep 0.1
-done
+wait_out '^ready' 60 "guest never said ready"
 kill -TERM $PID
 wait_lodge
 exec 3>&-

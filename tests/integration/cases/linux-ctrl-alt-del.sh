@@ -14,16 +14,7 @@ start_api
 expect_api PUT /boot-source "{\"kernel_image_path\": \"$LINUX/vmlinux\", \"initrd_path\": \"$LINUX/initrd.cpio.gz\", \"boot_args\": \"$cmdline\"}" 204
 expect_api PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 256}' 204
 expect_api PUT /actions '{"action_type": "InstanceStart"}' 204
-n=0
-until grep -q 'LINUX-WAITING' "$TMP/out"; do
-	n=$((n + 1))
-	if [ $n -ge $((TEST_TIMEOUT * 5)) ] || ! kill -0 $PID 2> /dev/null; then
-		kill -KILL $PID 2> /dev/null
-		show_output
-		fail "Linux never reached LINUX-WAITING"
-	fi
-	sleep 0.2
-done
+wait_out 'LINUX-WAITING' "$TEST_TIMEOUT" "Linux never reached LINUX-WAITING"
 expect_api PUT /actions '{"action_type": "SendCtrlAltDel"}' 204
 wait_lodge
 expect_status 0
