@@ -259,6 +259,113 @@ def vsock_seeds():
     }
 
 
+# ---- fuzz_snapshot: fix-ups, pattern, then a state file (src/snapshot/format.h) ----
+M64 = (1 << 64) - 1
+P64 = (0x9E3779B185EBCA87, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0x85EBCA77C2B2AE63,
+       0x27D4EB2F165667C5)
+
+
+def rotl64(x, r):
+    return ((x << r) | (x >> (64 - r))) & M64
+
+
+def xxh64_round(acc, lane):
+    return rotl64((acc + lane * P64[1]) & M64, 31) * P64[0] & M64
+
+
+def xxh64(data, seed=0):
+    """XXH64 as the xxHash specification (doc/xxhash_spec.md) defines it."""
+    n, i = len(data), 0
+    if n >= 32:
+        v = [(seed + P64[0] + P64[1]) & M64, (seed + P64[1]) & M64, seed, (seed - P64[0]) & M64]
+        while i + 32 <= n:
+            for k in range(4):
+                v[k] = xxh64_round(v[k], struct.unpack_from('<Q', data, i + 8 * k)[0])
+            i += 32
+        acc = (rotl64(v[0], 1) + rotl64(v[1], 7) + rotl64(v[2], 12) + rotl64(v[3], 18)) & M64
+        for k in range(4):
+            acc = ((acc ^ xxh64_round(0, v[k])) * P64[0] + P64[3]) & M64
+    else:
+        acc = (seed + P64[4]) & M64
+    acc = (acc + n) & M64
+    while i + 8 <= n:
+        acc ^= xxh64_round(0, struct.unpack_from('<Q', data, i)[0])
+        acc = (rotl64(acc, 27) * P64[0] + P64[3]) & M64
+        i += 8
+    if i + 4 <= n:
+        acc ^= struct.unpack_from('<I', data, i)[0] * P64[0] & M64
+        acc = (rotl64(acc, 23) * P64[1] + P64[2]) & M64
+        i += 4
+    while i < n:
+        acc ^= data[i] * P64[4] & M64
+        acc = rotl64(acc, 11) * P64[0] & M64
+        i += 1
+    acc = (acc ^ (acc >> 33)) * P64[1] & M64
+    acc = (acc ^ (acc >> 29)) * P64[2] & M64
+    return acc ^ (acc >> 32)
+
+
+def snap_file(sections, flags=0):
+    """A state file as snap_writer makes it: sections are (tag, instance, payload)."""
+    body = b''
+    for tag, instance, payload in sections:
+        head = struct.pack('<4sIQ', tag, instance, len(payload))
+        body += head + struct.pack('<Q', xxh64(head + payload)) + payload
+        body += bytes(-len(payload) % 8)
+    head = struct.pack('<8sIIIIQQ16x', b'LODGSNAP', 1, 62, 64, len(sections), 64 + len(body), flags)
+    return head + struct.pack('<Q', xxh64(head)) + body
+
+
+def snap_str(s):
+    return struct.pack('<I', len(s)) + s
+
+
+# Pattern bytes: kind in bits 0-2 (0 u32, 1 u64, 2 string, 3 pointer, 4 copy, 5 the rest), size in 3-7.
+SP_U32, SP_U64, SP_REST = 0, 1, 5
+
+
+def sp_str(cap):
+    return 2 | (cap - 1) << 3
+
+
+def sp_ptr(n):
+    return 3 | n << 3
+
+
+def sp_copy(n):
+    return 4 | n << 3
+
+
+def snap_input(fix, pattern, file):
+    return bytes([fix, len(pattern) - 1]) + bytes(pattern) + file
+
+
+def snapshot_seeds():
+    regs = bytes(range(256)) * 2
+    vm = snap_file([
+        (b'CONF', 0, struct.pack('<IQ', 2, 256 << 20) + snap_str(b'console=ttyS0') + snap_str(b'')),
+        (b'VCPU', 0, regs), (b'VCPU', 1, regs[:509]),
+        (b'IRQC', 0, struct.pack('<24I', *range(24))),
+        (b'DEVS', 0, snap_str(b'virtio-blk') + struct.pack('<QQ', 0xd0000000, 5)),
+        (b'DEVS', 1, snap_str(b'serial') + struct.pack('<H', 0x3f8)),
+        (b'EMTY', 9, b''),
+    ], flags=1)
+    small = snap_file([(b'CONF', 0, struct.pack('<IQ', 0xdeadbeef, 0x0123456789abcdef) + snap_str(b'hello')),
+                       (b'VCPU', 0, bytes(range(1, 14))), (b'VCPU', 1, bytes(range(1, 14))),
+                       (b'EMTY', 7, b'')])
+    # A section whose length runs past the file, hashes repaired by the harness.
+    bad = bytearray(small)
+    struct.pack_into('<Q', bad, 64 + 8, 4000)
+    return {
+        'small': snap_input(0, [SP_U32, SP_U64, sp_str(16)], small),
+        'vm': snap_input(0, [SP_U32, SP_U64, sp_str(32), sp_ptr(16), sp_copy(7), SP_REST], vm),
+        'vm-fixed': snap_input(3, [sp_copy(31), SP_U32], vm),
+        'empty': snap_input(0, [SP_U32], snap_file([])),
+        'length-past-end': snap_input(3, [SP_REST], bytes(bad)),
+        'trailing': snap_input(1, [SP_U32], small + bytes(8)),
+    }
+
+
 def write(name, seeds):
     d = os.path.join(HERE, 'corpus', name)
     os.makedirs(d, exist_ok=True)
@@ -276,3 +383,4 @@ if __name__ == '__main__':
     write('net', net_seeds())
     write('vsock', vsock_seeds())
     write('balloon', balloon_seeds())
+    write('snapshot', snapshot_seeds())

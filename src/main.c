@@ -8,6 +8,7 @@
 #include <sys/mman.h>
 
 #include "api/api.h"
+#include "snapshot/snapshot.h"
 #include "util/log.h"
 #include "vmm/config.h"
 #include "vmm/vm.h"
@@ -24,6 +25,12 @@ static const char usage_text[] =
 	"                 [--drive PATH[,key=value...]]... [--net TAP[,key=value...]]...\n"
 	"                 [--vsock UDS_PATH[,guest_cid=N]] [--balloon MiB[,key=value...]]\n"
 	"                 [--entropy[=key=value...]]\n"
+	"       lodge run --restore STATE --mem FILE [--mem-backend file|uffd|uffd:SOCKET]\n"
+	"                 [--paused] [--track-dirty-pages] [--net-override IFACE=TAP]...\n"
+	"                 [--drive-override DRIVE=PATH]... [--vsock-override UDS_PATH]\n"
+	"                 [--log-level LEVEL]\n"
+	"       lodge snapshot info STATE\n"
+	"       lodge snapshot merge BASE_MEM DIFF_MEM\n"
 	"       lodge --api-sock PATH [--config-file FILE] [--no-api] [--id ID]\n"
 	"             [--level LEVEL] [--log-path PATH] [--show-level] [--show-log-origin]\n"
 	"             [--module NAME] [--metrics-path PATH] [--http-api-max-payload-size N]\n"
@@ -235,6 +242,151 @@ static void report_rss(const struct gmem *m)
 	fprintf(stderr, " guest_kib=%ld own_kib=%ld\n", guest, v[0] + v[1] + v[2] - guest);
 }
 
+enum { RS_RESTORE = 1024, RS_MEM, RS_BACKEND, RS_PAUSED, RS_TRACK, RS_NET, RS_DRIVE, RS_VSOCK,
+       RS_LOG_LEVEL };
+
+static const struct option restore_options[] = {
+	{ "restore", required_argument, NULL, RS_RESTORE },
+	{ "mem", required_argument, NULL, RS_MEM },
+	{ "mem-backend", required_argument, NULL, RS_BACKEND },
+	{ "paused", no_argument, NULL, RS_PAUSED },
+	{ "track-dirty-pages", no_argument, NULL, RS_TRACK },
+	{ "net-override", required_argument, NULL, RS_NET },
+	{ "drive-override", required_argument, NULL, RS_DRIVE },
+	{ "vsock-override", required_argument, NULL, RS_VSOCK },
+	{ "log-level", required_argument, NULL, RS_LOG_LEVEL },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* "ID=VALUE" into an override slot; (what) names the flag in errors. */
+static int add_override(char *arg, const char **id, const char **value, unsigned *n,
+			const char *what, struct err *e)
+{
+	char *eq = strchr(arg, '=');
+
+	if (!eq || eq == arg || !eq[1])
+		return errf(e, -EINVAL, "%s '%s': expected ID=VALUE", what, arg);
+	if (*n >= SNAPSHOT_MAX_OVERRIDES)
+		return errf(e, -EINVAL, "%s: at most %d", what, SNAPSHOT_MAX_OVERRIDES);
+	*eq = 0;
+	*id = arg;
+	*value = eq + 1;
+	(*n)++;
+	return 0;
+}
+
+static int parse_restore_args(int argc, char **argv, struct snapshot_load_args *a, bool *paused,
+			      struct err *e)
+{
+	int opt;
+
+	opterr = 0;
+	optind = 1;
+	a->backend = SNAPSHOT_MEM_FILE;
+	while ((opt = getopt_long(argc, argv, "", restore_options, NULL)) != -1) {
+		int r = 0;
+
+		switch (opt) {
+		case RS_RESTORE: a->state_path = optarg; break;
+		case RS_MEM: a->mem_path = optarg; break;
+		case RS_PAUSED: *paused = true; break;
+		case RS_TRACK: a->track_dirty_pages = true; break;
+		case RS_VSOCK: a->vsock_uds = optarg; break;
+		case RS_NET:
+			r = add_override(optarg, &a->net[a->nnet].id, &a->net[a->nnet].value, &a->nnet,
+					 "--net-override", e);
+			break;
+		case RS_DRIVE:
+			r = add_override(optarg, &a->drive[a->ndrive].id, &a->drive[a->ndrive].value,
+					 &a->ndrive, "--drive-override", e);
+			break;
+		case RS_BACKEND:
+			if (strcmp(optarg, "file") == 0) {
+				a->backend = SNAPSHOT_MEM_FILE;
+			} else if (strcmp(optarg, "uffd") == 0) {
+				a->backend = SNAPSHOT_MEM_UFFD_SELF;
+			} else if (strncmp(optarg, "uffd:", 5) == 0 && optarg[5]) {
+				a->backend = SNAPSHOT_MEM_UFFD;
+				a->uffd_socket = optarg + 5;
+			} else {
+				r = errf(e, -EINVAL, "--mem-backend '%s': expected file, uffd or uffd:SOCKET",
+					 optarg);
+			}
+			break;
+		case RS_LOG_LEVEL:
+			if (log_set_level(optarg) < 0)
+				r = errf(e, -EINVAL, "--log-level: '%s' is not error, warn, info or debug",
+					 optarg);
+			break;
+		default:
+			r = errf(e, -EINVAL, "unknown or incomplete option '%s' (with --restore, only "
+				 "the restore flags apply)", argv[optind - 1]);
+		}
+		if (r < 0)
+			return r;
+	}
+	if (optind < argc)
+		return errf(e, -EINVAL, "unexpected argument '%s'", argv[optind]);
+	if (!a->mem_path && a->backend != SNAPSHOT_MEM_UFFD)
+		return errf(e, -EINVAL, "--restore needs --mem FILE (the snapshot's memory file)");
+	return 0;
+}
+
+/* `lodge run --restore STATE --mem FILE ...`: a VM from a snapshot, run to its end. */
+static int cmd_restore(int argc, char **argv)
+{
+	struct snapshot_load_args a = { 0 };
+	struct snapshot_load ld;
+	struct vm vm;
+	struct err e = { "" };
+	bool paused = false;
+	int r, status;
+
+	r = parse_restore_args(argc, argv, &a, &paused, &e);
+	if (r < 0) {
+		fprintf(stderr, "lodge: %s\n", e.msg);
+		return VM_STATUS_USAGE;
+	}
+	r = snapshot_load_open(&ld, &a, &e);
+	if (r == 0) {
+		r = snapshot_load_vm(&vm, &ld, &ld.cfg, &e);
+		if (r < 0)
+			vm_destroy(&vm);
+	}
+	if (r < 0) {
+		fprintf(stderr, "lodge: %s: %s\n", a.state_path, e.msg);
+		snapshot_load_close(&ld);
+		return VM_STATUS_USAGE;
+	}
+	if (paused)
+		vm_start_paused(&vm);
+	status = vm_run(&vm);
+	report_rss(&vm.mem);
+	vm_destroy(&vm);
+	snapshot_load_close(&ld);
+	return status;
+}
+
+/* `lodge snapshot info|merge ...`: offline work on snapshot files. */
+static int cmd_snapshot(int argc, char **argv)
+{
+	struct err e = { "" };
+	int r;
+
+	if (argc == 3 && strcmp(argv[1], "info") == 0)
+		r = snapshot_info(argv[2], &e);
+	else if (argc == 4 && strcmp(argv[1], "merge") == 0)
+		r = snapshot_merge(argv[2], argv[3], &e);
+	else
+		r = errf(&e, -EINVAL, "usage: lodge snapshot info STATE | lodge snapshot merge "
+			 "BASE_MEM DIFF_MEM (snapshots are taken through the API: docs/SNAPSHOTS.md)");
+	if (r < 0) {
+		fprintf(stderr, "lodge: %s\n", e.msg);
+		return VM_STATUS_USAGE;
+	}
+	return 0;
+}
+
 static int cmd_run(int argc, char **argv)
 {
 	struct vm_config cfg;
@@ -242,6 +394,9 @@ static int cmd_run(int argc, char **argv)
 	struct err e = { "" };
 	int r, status;
 
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--restore") == 0 || strncmp(argv[i], "--restore=", 10) == 0)
+			return cmd_restore(argc, argv);
 	config_init(&cfg);
 	if (getenv("LODGE_KVM_DEVICE"))
 		cfg.kvm_path = strdup(getenv("LODGE_KVM_DEVICE"));
@@ -410,6 +565,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "lodge: LODGE_LOG=%s: not error, warn, info or debug; ignored\n", lvl);
 	if (argc >= 2 && strcmp(argv[1], "run") == 0)
 		return cmd_run(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "snapshot") == 0)
+		return cmd_snapshot(argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], "--version") == 0) {
 		printf("lodge %s\n", LODGE_VERSION);
 		return 0;

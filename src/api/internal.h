@@ -24,6 +24,8 @@
 
 struct vm;
 struct metrics;
+struct snapshot_load;
+struct snapshot_load_args;
 struct kvm_stats;
 
 /* The instance's states, as the API sees them (PATCH /vm adds Paused inside RUNNING). */
@@ -48,7 +50,8 @@ struct api {
 	pthread_cond_t cond;            /* state changed */
 	_Atomic int state;              /* enum api_state; written with (lock) held */
 	struct vm_config cfg;           /* edited before start; read-only once the VM exists */
-	struct vm *vm;                  /* built by InstanceStart */
+	struct vm *vm;                  /* built by InstanceStart or PUT /snapshot/load */
+	struct snapshot_load *restore;  /* the snapshot (vm) was loaded from, freed after it */
 	_Atomic(struct vm *) live_vm;   /* (vm) once it runs, for readers without (lock) */
 	int start_fd;                   /* eventfd: the main thread should run (vm) */
 	char id[65];
@@ -133,6 +136,13 @@ void api_state_fini(struct api *a);
 /* InstanceStart: validate, build the VM, hand it to the main thread, wait until it runs. */
 void api_instance_start(struct api *a, struct api_response *r);
 
+/*
+ * PUT /snapshot/load: restore the VM from (args) and start it, paused
+ * unless (resume), as InstanceStart starts a fresh one.
+ */
+void api_snapshot_load(struct api *a, const struct snapshot_load_args *args, bool resume,
+		       struct api_response *r);
+
 /* Apply a Logger / Metrics object (PUT /logger, /metrics, the config file). 0 or -errno. */
 int api_logger_apply(struct api *a, json_t *o, struct err *e);
 int api_metrics_apply(struct api *a, json_t *o, struct err *e);
@@ -165,7 +175,8 @@ void api_get_balloon(struct api *a, const struct api_call *c, struct api_respons
 void api_patch_balloon(struct api *a, const struct api_call *c, struct api_response *r);
 void api_get_balloon_stats(struct api *a, const struct api_call *c, struct api_response *r);
 void api_patch_balloon_stats(struct api *a, const struct api_call *c, struct api_response *r);
-void api_put_snapshot(struct api *a, const struct api_call *c, struct api_response *r);
+void api_put_snapshot_create(struct api *a, const struct api_call *c, struct api_response *r);
+void api_put_snapshot_load(struct api *a, const struct api_call *c, struct api_response *r);
 void api_unsupported(struct api *a, const struct api_call *c, struct api_response *r);
 void api_get_prometheus(struct api *a, const struct api_call *c, struct api_response *r);
 

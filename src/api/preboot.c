@@ -78,26 +78,17 @@ void api_get_machine_config(struct api *a, const struct api_call *c, struct api_
 	api_json(r, 200, config_machine_to_json(&a->cfg));
 }
 
-/* Reject what lodge would accept but not do. */
-static int machine_unsupported(json_t *body, struct err *e)
-{
-	if (json_is_object(body) && json_is_true(json_object_get(body, "track_dirty_pages")))
-		return errf(e, -ENOTSUP, "machine-config.track_dirty_pages: dirty page tracking "
-			    "is not supported by this lodge yet");
-	return 0;
-}
-
 void api_put_machine_config(struct api *a, const struct api_call *c, struct api_response *r)
 {
 	struct err e = { "" };
 
-	if (machine_unsupported(c->body, &e) < 0 ||
-	    check_section("machine-config", c->body, &e) < 0) {
+	if (check_section("machine-config", c->body, &e) < 0) {
 		api_fault_err(r, &e);
 		return;
 	}
 	/* Optional fields not given take their defaults (swagger: PUT /machine-config). */
 	a->cfg.hugepages = false;
+	a->cfg.track_dirty_pages = false;
 	if (apply_section(&a->cfg, "machine-config", c->body, &e) < 0)
 		api_fault_err(r, &e);
 	else
@@ -111,8 +102,7 @@ void api_patch_machine_config(struct api *a, const struct api_call *c, struct ap
 	struct err e = { "" };
 	json_t *merged;
 
-	if (api_check_keys(c->body, "machine-config", keys, &e) < 0 ||
-	    machine_unsupported(c->body, &e) < 0) {
+	if (api_check_keys(c->body, "machine-config", keys, &e) < 0) {
 		api_fault_err(r, &e);
 		return;
 	}

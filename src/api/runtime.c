@@ -10,6 +10,7 @@
 #include "api/internal.h"
 #include "api/metrics.h"
 #include "devices/i8042.h"
+#include "snapshot/snapshot.h"
 #include "virtio/balloon.h"
 #include "vmm/config_json.h"
 #include "vmm/config_json_out.h"
@@ -295,14 +296,164 @@ void api_patch_net(struct api *a, const struct api_call *c, struct api_response 
 
 /* ---- What lodge does not have. ---- */
 
-void api_put_snapshot(struct api *a, const struct api_call *c, struct api_response *r)
+/* ---- Snapshots. ---- */
+
+void api_put_snapshot_create(struct api *a, const struct api_call *c, struct api_response *r)
 {
-	(void)a;
-	if (!json_is_object(c->body)) {
-		api_fault(r, 400, "snapshot: expected an object");
+	static const char *const keys[] = { "snapshot_path", "mem_file_path", "snapshot_type",
+					    "version", NULL };
+	const char *state, *mem, *type;
+	struct err e = { "" };
+
+	if (api_check_keys(c->body, "SnapshotCreateParams", keys, &e) < 0) {
+		api_fault_err(r, &e);
 		return;
 	}
-	api_fault(r, 400, "snapshots are not supported by this lodge yet");
+	state = json_string_value(json_object_get(c->body, "snapshot_path"));
+	mem = json_string_value(json_object_get(c->body, "mem_file_path"));
+	type = json_string_value(json_object_get(c->body, "snapshot_type"));
+	if (!state || !mem || !*state || !*mem) {
+		api_fault(r, 400, "SnapshotCreateParams: snapshot_path and mem_file_path are required strings");
+		return;
+	}
+	if (json_object_get(c->body, "snapshot_type") &&
+	    (!type || (strcmp(type, "Full") != 0 && strcmp(type, "Diff") != 0))) {
+		api_fault(r, 400, "SnapshotCreateParams.snapshot_type: expected \"Full\" or \"Diff\"");
+		return;
+	}
+	if (!vm_paused(a->vm)) {
+		api_fault(r, 400, "Create snapshot error: the microVM must be paused (PATCH /vm "
+			  "{\"state\": \"Paused\"}) first");
+		return;
+	}
+	if (snapshot_create(a->vm, type && strcmp(type, "Diff") == 0 ? SNAPSHOT_DIFF : SNAPSHOT_FULL,
+			    state, mem, &e) < 0)
+		api_fault(r, 400, "Create snapshot error: %s", e.msg);
+	else
+		api_ok(r);
+}
+
+/* The body's optional string (key) of object (o), or fault. */
+static int opt_string(json_t *o, const char *key, const char *where, const char **out,
+		      struct api_response *r)
+{
+	json_t *v = json_object_get(o, key);
+
+	*out = NULL;
+	if (!v)
+		return 0;
+	if (!json_is_string(v) || !*json_string_value(v)) {
+		api_fault(r, 400, "%s.%s: expected a non-empty string", where, key);
+		return -1;
+	}
+	*out = json_string_value(v);
+	return 0;
+}
+
+/* network_overrides, vsock_override and lodge_drive_overrides into (a). */
+static int load_overrides(json_t *body, struct snapshot_load_args *a, struct api_response *r)
+{
+	static const struct { const char *key, *id, *value; } lists[] = {
+		{ "network_overrides", "iface_id", "host_dev_name" },
+		{ "lodge_drive_overrides", "drive_id", "path_on_host" },
+	};
+	json_t *v;
+
+	for (unsigned l = 0; l < 2; l++) {
+		json_t *arr = json_object_get(body, lists[l].key), *o;
+		size_t i;
+
+		if (!arr)
+			continue;
+		if (!json_is_array(arr) || json_array_size(arr) > SNAPSHOT_MAX_OVERRIDES) {
+			api_fault(r, 400, "SnapshotLoadParams.%s: expected an array of at most %d objects",
+				  lists[l].key, SNAPSHOT_MAX_OVERRIDES);
+			return -1;
+		}
+		json_array_foreach(arr, i, o) {
+			const char *id, *value;
+
+			if (!json_is_object(o) || json_object_size(o) != 2) {
+				api_fault(r, 400, "SnapshotLoadParams.%s: each entry needs exactly %s "
+					  "and %s", lists[l].key, lists[l].id, lists[l].value);
+				return -1;
+			}
+			if (opt_string(o, lists[l].id, lists[l].key, &id, r) < 0 ||
+			    opt_string(o, lists[l].value, lists[l].key, &value, r) < 0)
+				return -1;
+			if (!id || !value) {
+				api_fault(r, 400, "SnapshotLoadParams.%s: each entry needs %s and %s",
+					  lists[l].key, lists[l].id, lists[l].value);
+				return -1;
+			}
+			if (l == 0) {
+				a->net[a->nnet].id = id;
+				a->net[a->nnet++].value = value;
+			} else {
+				a->drive[a->ndrive].id = id;
+				a->drive[a->ndrive++].value = value;
+			}
+		}
+	}
+	v = json_object_get(body, "vsock_override");
+	if (v && (!json_is_object(v) || json_object_size(v) != 1 ||
+		  !json_is_string(json_object_get(v, "uds_path")))) {
+		api_fault(r, 400, "SnapshotLoadParams.vsock_override: expected {\"uds_path\": \"...\"}");
+		return -1;
+	}
+	if (v && opt_string(v, "uds_path", "vsock_override", &a->vsock_uds, r) < 0)
+		return -1;
+	return 0;
+}
+
+void api_put_snapshot_load(struct api *a, const struct api_call *c, struct api_response *r)
+{
+	static const char *const keys[] = { "snapshot_path", "mem_file_path", "mem_backend",
+					    "enable_diff_snapshots", "track_dirty_pages", "resume_vm",
+					    "network_overrides", "vsock_override",
+					    "lodge_drive_overrides", NULL };
+	static const char *const backend_keys[] = { "backend_type", "backend_path", NULL };
+	struct snapshot_load_args args = { .backend = SNAPSHOT_MEM_FILE };
+	json_t *backend = json_object_get(c->body, "mem_backend");
+	const char *type = NULL, *path = NULL;
+	struct err e = { "" };
+
+	if (api_check_keys(c->body, "SnapshotLoadParams", keys, &e) < 0 ||
+	    (backend && api_check_keys(backend, "MemoryBackend", backend_keys, &e) < 0)) {
+		api_fault_err(r, &e);
+		return;
+	}
+	if (opt_string(c->body, "snapshot_path", "SnapshotLoadParams", &args.state_path, r) < 0 ||
+	    opt_string(c->body, "mem_file_path", "SnapshotLoadParams", &args.mem_path, r) < 0 ||
+	    (backend && (opt_string(backend, "backend_type", "mem_backend", &type, r) < 0 ||
+			 opt_string(backend, "backend_path", "mem_backend", &path, r) < 0)) ||
+	    load_overrides(c->body, &args, r) < 0)
+		return;
+	if (!args.state_path) {
+		api_fault(r, 400, "SnapshotLoadParams: snapshot_path is required");
+		return;
+	}
+	if (!!backend == !!args.mem_path) {
+		api_fault(r, 400, "SnapshotLoadParams: exactly one of mem_backend and mem_file_path "
+			  "must be given");
+		return;
+	}
+	if (backend) {
+		if (!type || !path || (strcmp(type, "File") != 0 && strcmp(type, "Uffd") != 0)) {
+			api_fault(r, 400, "MemoryBackend: backend_type \"File\" or \"Uffd\" and "
+				  "backend_path are required");
+			return;
+		}
+		if (strcmp(type, "File") == 0) {
+			args.mem_path = path;
+		} else {
+			args.backend = SNAPSHOT_MEM_UFFD;
+			args.uffd_socket = path;
+		}
+	}
+	args.track_dirty_pages = json_is_true(json_object_get(c->body, "track_dirty_pages")) ||
+				 json_is_true(json_object_get(c->body, "enable_diff_snapshots"));
+	api_snapshot_load(a, &args, json_is_true(json_object_get(c->body, "resume_vm")), r);
 }
 
 void api_unsupported(struct api *a, const struct api_call *c, struct api_response *r)

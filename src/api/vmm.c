@@ -24,6 +24,7 @@
 #include "api/api.h"
 #include "api/internal.h"
 #include "api/metrics.h"
+#include "snapshot/snapshot.h"
 #include "util/log.h"
 #include "vmm/config_json.h"
 #include "vmm/vm.h"
@@ -80,9 +81,37 @@ static int build_vm(struct api *a, struct err *e)
 	return 0;
 }
 
+/* With a->vm built: let the main thread run it and answer once it does. (what) prefixes errors. */
+static void hand_over(struct api *a, uint64_t t0, const char *what, struct api_response *r)
+{
+	uint64_t one = 1;
+
+	if (write(a->start_fd, &one, sizeof(one)) != sizeof(one)) {
+		vm_destroy(a->vm);
+		free(a->vm);
+		a->vm = NULL;
+		api_fault(r, 500, "%s: cannot wake the main thread", what);
+		return;
+	}
+	set_state(a, API_STARTING);
+	while (atomic_load(&a->state) == API_STARTING)
+		pthread_cond_wait(&a->cond, &a->lock);
+	if (atomic_load(&a->state) != API_RUNNING) {
+		api_fault(r, 400, "%s: the microVM ended before it ran", what);
+		return;
+	}
+	/* Answer once vm_run has marked the VM running: PATCH /vm may follow at once. */
+	for (unsigned waited = 0; atomic_load(&a->vm->state) == VM_CREATED && waited < START_WAIT_US;
+	     waited += 20)
+		usleep(20);
+	log_info("api", "%s: the VM runs %llu us after the request", what,
+		 (unsigned long long)(now_us(CLOCK_MONOTONIC) - t0));
+	api_ok(r);
+}
+
 void api_instance_start(struct api *a, struct api_response *r)
 {
-	uint64_t t0 = now_us(CLOCK_MONOTONIC), one = 1;
+	uint64_t t0 = now_us(CLOCK_MONOTONIC);
 	struct err e = { "" };
 
 	if (atomic_load(&a->state) != API_NOT_STARTED) {
@@ -93,27 +122,73 @@ void api_instance_start(struct api *a, struct api_response *r)
 		api_fault(r, 400, "Start microvm error: %s", e.msg);
 		return;
 	}
-	if (write(a->start_fd, &one, sizeof(one)) != sizeof(one)) {
-		vm_destroy(a->vm);
-		free(a->vm);
-		a->vm = NULL;
-		api_fault(r, 500, "Start microvm error: cannot wake the main thread");
+	hand_over(a, t0, "Start microvm error", r);
+}
+
+/* Nothing but the logger and metrics configured yet (Firecracker's rule for a load). */
+static bool fresh(const struct api *a)
+{
+	const struct vm_config *c = &a->cfg;
+
+	return !c->kernel_path && !c->ndrives && !c->nnets && !c->vsock.enabled &&
+	       !c->balloon.enabled && !c->entropy.enabled;
+}
+
+void api_snapshot_load(struct api *a, const struct snapshot_load_args *args, bool resume,
+		       struct api_response *r)
+{
+	uint64_t t0 = now_us(CLOCK_MONOTONIC);
+	struct snapshot_load *ld;
+	struct err e = { "" };
+	struct vm *vm;
+	int rc;
+
+	if (atomic_load(&a->state) != API_NOT_STARTED || a->restore) {
+		api_fault(r, 400, API_MSG_POST_BOOT);
 		return;
 	}
-	set_state(a, API_STARTING);
-	while (atomic_load(&a->state) == API_STARTING)
-		pthread_cond_wait(&a->cond, &a->lock);
-	if (atomic_load(&a->state) != API_RUNNING) {
-		api_fault(r, 400, "Start microvm error: the microVM ended before it ran");
+	if (!fresh(a)) {
+		api_fault(r, 400, "Loading a microVM snapshot not allowed after configuring "
+			  "boot-specific resources.");
 		return;
 	}
-	/* Answer once vm_run has marked the VM running: PATCH /vm may follow at once. */
-	for (unsigned waited = 0; atomic_load(&a->vm->state) == VM_CREATED && waited < START_WAIT_US;
-	     waited += 20)
-		usleep(20);
-	log_info("api", "InstanceStart: the VM runs %llu us after the request",
-		 (unsigned long long)(now_us(CLOCK_MONOTONIC) - t0));
-	api_ok(r);
+	ld = malloc(sizeof(*ld));
+	vm = malloc(sizeof(*vm));
+	if (!ld || !vm) {
+		free(ld);
+		free(vm);
+		api_fault(r, 500, "out of memory");
+		return;
+	}
+	rc = snapshot_load_open(ld, args, &e);
+	if (rc == 0) {
+		/* The API's config becomes the snapshot's: GET /vm/config and the metrics read it. */
+		config_free(&a->cfg);
+		a->cfg = ld->cfg;
+		config_init(&ld->cfg);
+		rc = snapshot_load_vm(vm, ld, &a->cfg, &e);
+		if (rc < 0)
+			vm_destroy(vm);
+	}
+	if (rc < 0) {
+		if (!fresh(a)) {        /* a failed load leaves the instance as it was: fresh */
+			char *kvm = a->cfg.kvm_path ? strdup(a->cfg.kvm_path) : NULL;
+
+			config_free(&a->cfg);
+			config_init(&a->cfg);
+			a->cfg.kvm_path = kvm;
+		}
+		free(vm);
+		snapshot_load_close(ld);
+		free(ld);
+		api_fault(r, 400, "Load microVM snapshot error: %s", e.msg);
+		return;
+	}
+	if (!resume)
+		vm_start_paused(vm);
+	a->vm = vm;
+	a->restore = ld;
+	hand_over(a, t0, "Load microVM snapshot error", r);
 }
 
 /*
@@ -315,6 +390,11 @@ void api_state_fini(struct api *a)
 		vm_destroy(a->vm);
 		free(a->vm);
 		a->vm = NULL;
+	}
+	if (a->restore) {
+		snapshot_load_close(a->restore);
+		free(a->restore);
+		a->restore = NULL;
 	}
 	json_decref(a->logger_cfg);
 	json_decref(a->metrics_cfg);

@@ -9,6 +9,8 @@
 #include "util/err.h"
 
 struct vm;
+struct snap_writer;
+struct snap_cursor;
 
 /* Initialisation order bands: lower first. */
 enum device_order {
@@ -28,6 +30,22 @@ struct device_desc {
 	int (*init)(struct vm *vm, void **state, struct err *e);
 	/* Release what init() made; called after every vCPU has stopped. */
 	void (*fini)(struct vm *vm, void *state);
+	/*
+	 * Snapshots (optional; absent: the device has no guest-visible state).
+	 * save: append the device's state to the section the core opened (and
+	 * named) for it; called with the vCPUs and the I/O thread parked and
+	 * every virtio device quiesced. (state) is what init() set, possibly
+	 * NULL. 0 or -errno (the writer's own errors are sticky in w->error).
+	 */
+	int (*save)(struct vm *vm, void *state, struct snap_writer *w, struct err *e);
+	/*
+	 * restore: read back what save() wrote into a device that init() has
+	 * just made from the same configuration, before the I/O thread and any
+	 * vCPU thread start. The cursor's bytes are hostile: every value is
+	 * checked, and a bad one is -EINVAL with one line in (e). The core then
+	 * calls snap_cursor_done() to refuse short or trailing bytes.
+	 */
+	int (*restore)(struct vm *vm, void *state, struct snap_cursor *c, struct err *e);
 };
 
 #define DEVICE_DEFINE(desc)                                                         \

@@ -12,6 +12,7 @@
 
 #include "arch/x86/layout.h"
 #include "devices/device.h"
+#include "snapshot/format.h"
 #include "vmm/vm.h"
 
 #define FW_CFG_SIGNATURE    0x00
@@ -182,10 +183,63 @@ static int fw_cfg_init(struct vm *vm, void **state, struct err *e)
 	return 0;
 }
 
+/* No item selected (or an unknown key: it reads the same). */
+#define FW_CFG_SNAP_NONE UINT32_MAX
+
+/*
+ * Snapshot state: the selected key (FW_CFG_SNAP_NONE) and the read offset
+ * into it. The items themselves are rebuilt from the same configuration.
+ */
+static int fw_cfg_save(struct vm *vm, void *state, struct snap_writer *w, struct err *e)
+{
+	struct fw_cfg *f = state;
+
+	(void)vm;
+	(void)e;
+	pthread_mutex_lock(&f->lock);
+	snap_put_u32(w, f->cur ? f->cur->key : FW_CFG_SNAP_NONE);
+	snap_put_u32(w, f->cur ? f->pos : 0);
+	pthread_mutex_unlock(&f->lock);
+	return 0;
+}
+
+static int fw_cfg_restore(struct vm *vm, void *state, struct snap_cursor *c, struct err *e)
+{
+	struct fw_cfg *f = state;
+	uint32_t key = snap_get_u32(c), pos = snap_get_u32(c);
+	int r = 0;
+
+	(void)vm;
+	if (c->error)
+		return errf(e, -EINVAL, "fw_cfg: state truncated");
+	pthread_mutex_lock(&f->lock);
+	f->cur = NULL;
+	f->pos = 0;
+	if (key != FW_CFG_SNAP_NONE) {
+		if (key <= 0xffff)
+			fw_cfg_select(f, (uint16_t)key);
+		if (!f->cur)
+			r = errf(e, -EINVAL, "fw_cfg: selected key 0x%x is not an item", key);
+		else if (pos > f->cur->size)
+			r = errf(e, -EINVAL, "fw_cfg: offset %u past the end of item 0x%x (%u bytes)",
+				 pos, key, f->cur->size);
+		else
+			f->pos = pos;
+	} else if (pos) {
+		r = errf(e, -EINVAL, "fw_cfg: offset %u with no item selected", pos);
+	}
+	if (r < 0)
+		f->cur = NULL;
+	pthread_mutex_unlock(&f->lock);
+	return r;
+}
+
 static const struct device_desc fw_cfg_device = {
 	.name = "fw_cfg",
 	.order = DEVICE_ORDER_LEGACY,
 	.init = fw_cfg_init,
 	.fini = fw_cfg_fini,
+	.save = fw_cfg_save,
+	.restore = fw_cfg_restore,
 };
 DEVICE_DEFINE(fw_cfg_device);

@@ -20,6 +20,7 @@
 #include "arch/x86/layout.h"
 #include "devices/device.h"
 #include "devices/i8042.h"
+#include "snapshot/format.h"
 #include "util/log.h"
 #include "vmm/vm.h"
 
@@ -316,10 +317,90 @@ static void i8042_fini(struct vm *vm, void *state)
 	free(k);
 }
 
+/*
+ * Snapshot state: ctr, status, pending_cmd, pending_kbd as four bytes, then
+ * the output queue (u32 count, then per byte the value and its AUX flag,
+ * oldest first).
+ */
+static int i8042_save(struct vm *vm, void *state, struct snap_writer *w, struct err *e)
+{
+	struct i8042 *k = state;
+	uint8_t regs[4], q[2 * QUEUE_LEN];
+
+	(void)vm;
+	(void)e;
+	pthread_mutex_lock(&k->lock);
+	regs[0] = k->ctr;
+	regs[1] = k->status;
+	regs[2] = k->pending_cmd;
+	regs[3] = k->pending_kbd;
+	for (unsigned i = 0; i < k->count; i++) {
+		q[2 * i] = k->queue[(k->head + i) % QUEUE_LEN];
+		q[2 * i + 1] = k->aux[(k->head + i) % QUEUE_LEN];
+	}
+	snap_put(w, regs, sizeof(regs));
+	snap_put_u32(w, k->count);
+	snap_put(w, q, 2 * k->count);
+	pthread_mutex_unlock(&k->lock);
+	return 0;
+}
+
+static bool i8042_cmd_pending_ok(uint8_t c)
+{
+	return c == 0 || c == CMD_WRITE_CTR || c == CMD_WRITE_OUTPORT || c == CMD_WRITE_KBD_OBUF ||
+	       c == CMD_WRITE_AUX_OBUF || c == CMD_WRITE_AUX;
+}
+
+static bool i8042_kbd_pending_ok(uint8_t c)
+{
+	return c == 0 || c == KBD_SET_LEDS || c == KBD_TYPEMATIC || c == KBD_SCAN_SET;
+}
+
+static int i8042_restore(struct vm *vm, void *state, struct snap_cursor *c, struct err *e)
+{
+	struct i8042 *k = state;
+	uint8_t regs[4], q[2 * QUEUE_LEN];
+	uint32_t count;
+
+	(void)vm;
+	snap_get(c, regs, sizeof(regs));
+	count = snap_get_u32(c);
+	if (c->error)
+		return errf(e, -EINVAL, "i8042: state truncated");
+	if (!(regs[0] & CTR_AUXDIS) || regs[1] & ~(STS_SYS | STS_UNLOCKED | STS_CMD) ||
+	    !i8042_cmd_pending_ok(regs[2]) || !i8042_kbd_pending_ok(regs[3]))
+		return errf(e, -EINVAL, "i8042: controller state out of range (command byte 0x%x, "
+			    "status 0x%x, pending 0x%x/0x%x)", regs[0], regs[1], regs[2], regs[3]);
+	if (count > QUEUE_LEN)
+		return errf(e, -EINVAL, "i8042: output queue of %u bytes (at most %d)", count,
+			    QUEUE_LEN);
+	if (snap_get(c, q, 2 * count) < 0)
+		return errf(e, -EINVAL, "i8042: output queue truncated");
+	for (unsigned i = 0; i < count; i++)
+		if (q[2 * i + 1] > 1)
+			return errf(e, -EINVAL, "i8042: output queue byte %u: bad AUX flag %u", i,
+				    q[2 * i + 1]);
+	pthread_mutex_lock(&k->lock);
+	k->ctr = regs[0];
+	k->status = regs[1];
+	k->pending_cmd = regs[2];
+	k->pending_kbd = regs[3];
+	k->head = 0;
+	k->count = count;
+	for (unsigned i = 0; i < count; i++) {
+		k->queue[i] = q[2 * i];
+		k->aux[i] = q[2 * i + 1];
+	}
+	pthread_mutex_unlock(&k->lock);
+	return 0;
+}
+
 static const struct device_desc i8042_device = {
 	.name = "i8042",
 	.order = DEVICE_ORDER_PLATFORM,
 	.init = i8042_init,
 	.fini = i8042_fini,
+	.save = i8042_save,
+	.restore = i8042_restore,
 };
 DEVICE_DEFINE(i8042_device);

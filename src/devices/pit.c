@@ -15,6 +15,9 @@
  * channel starts counting from its control word rather than from its first
  * count write; and bit 1 of port 0x61 (speaker data) reads 0 when the very
  * first PIT access of the VM set it, since KVM_SET_PIT2 cannot carry it.
+ *
+ * Snapshots: the device's state is whether the PIT was created; a restore
+ * creates it, and the core then loads KVM_GET_PIT2's saved state into it.
  */
 #include <errno.h>
 #include <linux/kvm.h>
@@ -25,6 +28,7 @@
 #include <time.h>
 
 #include "devices/device.h"
+#include "snapshot/format.h"
 #include "util/log.h"
 #include "vmm/vm.h"
 
@@ -271,10 +275,49 @@ static void pit_fini(struct vm *vm, void *state)
 	free(p);
 }
 
+/*
+ * Snapshot state: u32, whether the in-kernel PIT exists. A restore creates
+ * it here so that the core's KVM_SET_PIT2 (its PIT section, present exactly
+ * when the PIT existed) has a PIT to load.
+ */
+static int pit_save(struct vm *vm, void *state, struct snap_writer *w, struct err *e)
+{
+	struct pit *p = state;
+
+	(void)vm;
+	(void)e;
+	pthread_mutex_lock(&p->lock);
+	snap_put_u32(w, p->created);
+	pthread_mutex_unlock(&p->lock);
+	return 0;
+}
+
+static int pit_restore(struct vm *vm, void *state, struct snap_cursor *c, struct err *e)
+{
+	struct pit *p = state;
+	uint32_t created = snap_get_u32(c);
+	int r = 0;
+
+	if (c->error || created > 1)
+		return errf(e, -EINVAL, "pit: state truncated or malformed");
+	pthread_mutex_lock(&p->lock);
+	if (created && !p->created) {
+		r = kvm_create_pit(&vm->kvm);
+		if (r < 0)
+			errf(e, r, "pit: KVM_CREATE_PIT2: %s", strerror(-r));
+		else
+			p->created = true;
+	}
+	pthread_mutex_unlock(&p->lock);
+	return r;
+}
+
 static const struct device_desc pit_device = {
 	.name = "pit",
 	.order = DEVICE_ORDER_PLATFORM,
 	.init = pit_init,
 	.fini = pit_fini,
+	.save = pit_save,
+	.restore = pit_restore,
 };
 DEVICE_DEFINE(pit_device);

@@ -16,6 +16,7 @@
 
 #include "arch/x86/layout.h"
 #include "devices/device.h"
+#include "snapshot/format.h"
 #include "util/log.h"
 #include "vmm/vm.h"
 
@@ -374,10 +375,86 @@ static void serial_fini(struct vm *vm, void *state)
 	free(s);
 }
 
+/*
+ * Snapshot state: the registers, the owed THRE interrupt and the line level
+ * as one 8-byte block, then the receive FIFO (u32 count, the bytes oldest
+ * first). The host side (sink, input fd, terminal) belongs to the new run.
+ */
+enum { SNAP_IER, SNAP_LCR, SNAP_MCR, SNAP_SCR, SNAP_FCR, SNAP_DLL, SNAP_DLM, SNAP_FLAGS,
+       SNAP_REGS };
+#define SNAP_F_THRE 1u
+#define SNAP_F_IRQ  2u
+
+static int serial_save(struct vm *vm, void *state, struct snap_writer *w, struct err *e)
+{
+	struct serial *s = state;
+	uint8_t regs[SNAP_REGS], fifo[RX_FIFO];
+
+	(void)vm;
+	(void)e;
+	pthread_mutex_lock(&s->lock);
+	regs[SNAP_IER] = s->ier;
+	regs[SNAP_LCR] = s->lcr;
+	regs[SNAP_MCR] = s->mcr;
+	regs[SNAP_SCR] = s->scr;
+	regs[SNAP_FCR] = s->fcr;
+	regs[SNAP_DLL] = s->dll;
+	regs[SNAP_DLM] = s->dlm;
+	regs[SNAP_FLAGS] = (uint8_t)((s->thre_pending ? SNAP_F_THRE : 0) |
+				     (s->irq_level ? SNAP_F_IRQ : 0));
+	for (unsigned i = 0; i < s->rx_len; i++)
+		fifo[i] = s->rx[(s->rx_head + i) % RX_FIFO];
+	snap_put(w, regs, sizeof(regs));
+	snap_put_u32(w, s->rx_len);
+	snap_put(w, fifo, s->rx_len);
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
+static int serial_restore(struct vm *vm, void *state, struct snap_cursor *c, struct err *e)
+{
+	struct serial *s = state;
+	uint8_t regs[SNAP_REGS], fifo[RX_FIFO];
+	uint32_t rx_len;
+
+	(void)vm;
+	snap_get(c, regs, sizeof(regs));
+	rx_len = snap_get_u32(c);
+	if (c->error)
+		return errf(e, -EINVAL, "serial: state truncated");
+	if (regs[SNAP_IER] & ~0x0f || regs[SNAP_MCR] & ~0x1f ||
+	    regs[SNAP_FLAGS] & ~(SNAP_F_THRE | SNAP_F_IRQ))
+		return errf(e, -EINVAL, "serial: register values out of range (IER 0x%x, MCR 0x%x, "
+			    "flags 0x%x)", regs[SNAP_IER], regs[SNAP_MCR], regs[SNAP_FLAGS]);
+	if (rx_len > RX_FIFO)
+		return errf(e, -EINVAL, "serial: receive FIFO of %u bytes (at most %d)", rx_len,
+			    RX_FIFO);
+	if (snap_get(c, fifo, rx_len) < 0)
+		return errf(e, -EINVAL, "serial: receive FIFO truncated");
+	pthread_mutex_lock(&s->lock);
+	memcpy(s->rx, fifo, rx_len);
+	s->rx_head = 0;
+	s->rx_len = rx_len;
+	s->ier = regs[SNAP_IER];
+	s->lcr = regs[SNAP_LCR];
+	s->mcr = regs[SNAP_MCR];
+	s->scr = regs[SNAP_SCR];
+	s->fcr = regs[SNAP_FCR];
+	s->dll = regs[SNAP_DLL];
+	s->dlm = regs[SNAP_DLM];
+	s->thre_pending = regs[SNAP_FLAGS] & SNAP_F_THRE;
+	/* The line's level itself comes back with the irqchip's state. */
+	s->irq_level = (regs[SNAP_FLAGS] & SNAP_F_IRQ) ? 1 : 0;
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
 static const struct device_desc serial_device = {
 	.name = "serial",
 	.order = DEVICE_ORDER_LEGACY,
 	.init = serial_init,
 	.fini = serial_fini,
+	.save = serial_save,
+	.restore = serial_restore,
 };
 DEVICE_DEFINE(serial_device);

@@ -4,10 +4,17 @@
  * Sources may be added, changed and removed at any time from any thread,
  * callbacks included. Events already fetched for a removed source are
  * dropped; a callback the I/O thread is already in may still finish.
+ *
+ * Pause (snapshots): loop_pause() parks the I/O thread between two batches
+ * of events, outside every callback, until loop_resume(); device state is
+ * then still while the caller reads it. loop_stop() still ends a parked loop.
  */
 #ifndef LODGE_IO_LOOP_H
 #define LODGE_IO_LOOP_H
 
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 typedef void (*loop_fn)(void *opaque, uint32_t events);
@@ -19,6 +26,12 @@ struct loop {
 	int stop_fd;                    /* eventfd: wakes the loop to stop */
 	struct loop_source *sources;    /* owned list */
 	struct loop_source *dead;       /* removed, freed between batches */
+	_Atomic bool stop_requested;    /* loop_stop() was called: stop_fd means "end" */
+	/* Pause state, guarded by a lock private to loop.c. */
+	unsigned pause_count;           /* loop_pause() calls not yet resumed */
+	bool running;                   /* a thread is inside loop_run() */
+	bool parked;                    /* ... and is parked for a pause */
+	pthread_t thread;               /* that thread, while running */
 };
 
 /* Create the epoll set; 0 or -errno. */
@@ -38,6 +51,18 @@ int loop_run(struct loop *l);
 
 /* Ask loop_run() to return (any thread, async-signal-safe). */
 void loop_stop(struct loop *l);
+
+/*
+ * Park the I/O thread outside every callback and return once it is parked;
+ * at once when no thread runs the loop (a loop_run() that starts later
+ * parks before it serves anything). Pauses nest: each needs a
+ * loop_resume(). Any thread but the I/O thread (calling it from a callback
+ * would wait for itself: lodge aborts).
+ */
+void loop_pause(struct loop *l);
+
+/* Undo one loop_pause(); the last one lets the I/O thread serve events again. */
+void loop_resume(struct loop *l);
 
 /* Close everything. */
 void loop_destroy(struct loop *l);

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kvm.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
@@ -100,12 +101,13 @@ void kvm_close(struct kvm *k)
 	k->vm_fd = k->sys_fd = -1;
 }
 
-int kvm_map_memory(struct kvm *k, const struct gmem *m, struct err *e)
+int kvm_map_memory(struct kvm *k, const struct gmem *m, bool log_dirty, struct err *e)
 {
 	for (unsigned i = 0; i < m->nregions; i++) {
 		const struct gmem_region *r = &m->regions[i];
 		struct kvm_userspace_memory_region slot = {
 			.slot = i,
+			.flags = log_dirty ? KVM_MEM_LOG_DIRTY_PAGES : 0,
 			.guest_phys_addr = r->gpa,
 			.memory_size = r->size,
 			.userspace_addr = (uintptr_t)(m->host + r->offset),
@@ -114,6 +116,30 @@ int kvm_map_memory(struct kvm *k, const struct gmem *m, struct err *e)
 		if (ioctl(k->vm_fd, KVM_SET_USER_MEMORY_REGION, &slot) < 0)
 			return errf(e, -errno, "KVM_SET_USER_MEMORY_REGION slot %u: %s", i,
 				    strerror(errno));
+	}
+	return 0;
+}
+
+int kvm_take_dirty(struct kvm *k, const struct gmem *m, uint64_t *bitmap, struct err *e)
+{
+	for (unsigned i = 0; i < m->nregions; i++) {
+		const struct gmem_region *r = &m->regions[i];
+		uint64_t pages = r->size / 4096, first = r->offset / 4096;
+		uint64_t *log = calloc((size_t)((pages + 63) / 64), sizeof(uint64_t));
+		struct kvm_dirty_log d = { .slot = i, .dirty_bitmap = log };
+
+		if (!log)
+			return errf(e, -ENOMEM, "out of memory");
+		if (ioctl(k->vm_fd, KVM_GET_DIRTY_LOG, &d) < 0) {
+			int err = errf(e, -errno, "KVM_GET_DIRTY_LOG slot %u: %s", i, strerror(errno));
+
+			free(log);
+			return err;
+		}
+		for (uint64_t p = 0; p < pages; p++)
+			if (log[p / 64] >> (p % 64) & 1)
+				bitmap[(first + p) / 64] |= 1ull << ((first + p) % 64);
+		free(log);
 	}
 	return 0;
 }

@@ -2,6 +2,7 @@
 #ifndef LODGE_KVM_KVM_H
 #define LODGE_KVM_KVM_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "kvm/mem.h"
@@ -31,8 +32,18 @@ int kvm_create_pit(struct kvm *k);
 /* Close the VM and system fds. */
 void kvm_close(struct kvm *k);
 
-/* Register every region of (m) as a KVM memory slot; 0 or -errno. */
-int kvm_map_memory(struct kvm *k, const struct gmem *m, struct err *e);
+/*
+ * Register every region of (m) as a KVM memory slot (slot i = region i);
+ * with (log_dirty) KVM logs the guest's writes (diff snapshots). 0 or -errno.
+ */
+int kvm_map_memory(struct kvm *k, const struct gmem *m, bool log_dirty, struct err *e);
+
+/*
+ * OR the pages the guest wrote since the last call into (bitmap) (one bit
+ * per 4 KiB page by offset in m's mapping, like gmem_take_dirty) and clear
+ * KVM's log. The slots must log (kvm_map_memory's log_dirty). 0 or -errno.
+ */
+int kvm_take_dirty(struct kvm *k, const struct gmem *m, uint64_t *bitmap, struct err *e);
 
 /* Drive in-kernel irqchip input (gsi) to (level); 0 or -errno. */
 int kvm_irq_line(struct kvm *k, unsigned gsi, int level);

@@ -23,11 +23,17 @@ struct gmem_region {
 };
 
 struct gmem {
-	int fd;                                 /* memfd backing all RAM, -1 if none */
-	uint8_t *host;                          /* mapping of the whole memfd */
+	int fd;                                 /* memfd backing all RAM, -1 if none (a restore's private mapping) */
+	uint8_t *host;                          /* mapping of all RAM (the memfd, or a snapshot's memory) */
 	uint64_t total;                         /* bytes of RAM */
 	unsigned nregions;
 	struct gmem_region regions[GMEM_MAX_REGIONS];
+	/*
+	 * Pages lodge itself wrote while dirty tracking is on (diff snapshots:
+	 * KVM's dirty log sees only the guest's writes). One bit per 4 KiB page
+	 * of the mapping, by offset; NULL while tracking is off.
+	 */
+	uint64_t *dirty;
 };
 
 /* Guest-physical start and end of the 32-bit MMIO hole (devices, IOAPIC, LAPIC). */
@@ -44,6 +50,14 @@ enum gmem_flags {
  * Returns 0 or -errno; on success (m) owns the fd and mapping.
  */
 int gmem_init(struct gmem *m, uint64_t size, unsigned flags);
+
+/*
+ * Guest RAM for a restore: (size) bytes mapped MAP_PRIVATE from (fd) (a
+ * snapshot's memory file: pages load on first touch, clones share the page
+ * cache), or, with fd < 0, private anonymous memory for userfaultfd to fill.
+ * Same regions as gmem_init; (m->fd) stays -1. 0 or -errno.
+ */
+int gmem_init_private(struct gmem *m, uint64_t size, int fd);
 
 /* Release the mapping and the fd; (m) may be zeroed or half-built. */
 void gmem_destroy(struct gmem *m);
@@ -65,6 +79,21 @@ int gmem_write(const struct gmem *m, uint64_t gpa, const void *src, uint64_t len
 
 /* Zero guest [gpa, gpa+len); 0 or -EFAULT. */
 int gmem_zero(const struct gmem *m, uint64_t gpa, uint64_t len);
+
+/* Start (on) or stop recording lodge's own writes in (m->dirty); 0 or -ENOMEM. */
+int gmem_track_dirty(struct gmem *m, bool on);
+
+/* Record that lodge wrote [gpa, gpa+len) (no-op while tracking is off or outside RAM). */
+void gmem_mark_dirty(const struct gmem *m, uint64_t gpa, uint64_t len);
+
+/* Record the page at byte (offset) of the mapping as written (a failed snapshot puts pages back). */
+void gmem_mark_dirty_offset(const struct gmem *m, uint64_t offset);
+
+/*
+ * OR the pages recorded since the last call into (bitmap) (one bit per 4 KiB
+ * page of the mapping, m->total / 4096 bits) and clear them.
+ */
+void gmem_take_dirty(const struct gmem *m, uint64_t *bitmap);
 
 /* The highest guest-physical address + 1 of RAM below the hole (the low region's end). */
 uint64_t gmem_low_end(const struct gmem *m);

@@ -242,6 +242,18 @@ static void *vcpu_thread(void *arg)
 	sigaddset(&set, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 	while (!vm_exiting(c->vm)) {
+		/*
+		 * Before parking: KVM_RUN with immediate_exit completes the I/O of
+		 * the last exit (an IN's value into RAX, an MMIO read's into its
+		 * register) and returns at once, so the state a snapshot reads
+		 * while we are parked is whole. It runs no guest instruction.
+		 */
+		if (vm_paused(c->vm)) {
+			__atomic_store_n(&c->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+			if (ioctl(c->fd, KVM_RUN, 0) == 0 && !vcpu_handle_exit(c))
+				break;
+			c->run->immediate_exit = 0;
+		}
 		vm_vcpu_checkpoint(c->vm);
 		if (vm_exiting(c->vm))
 			break;

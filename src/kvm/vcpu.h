@@ -48,6 +48,23 @@ void vcpu_destroy(struct vcpu *c);
 /* Print the vCPU's registers to stderr (for fatal guest errors). */
 void vcpu_dump(struct vcpu *c);
 
+struct snap_writer;
+struct snap_cursor;
+
+/*
+ * Snapshots (kvm/vcpu_state.c): append the vCPU's whole state (CPUID,
+ * registers, XSAVE, XCRs, MSRs, LAPIC, events, debug registers, MP state,
+ * TSC rate) to the open section of (w); the vCPU must not be running.
+ */
+int vcpu_save(struct vcpu *c, struct snap_writer *w, struct err *e);
+
+/*
+ * Load what vcpu_save wrote into a vCPU vcpu_create just made, after
+ * checking that this host's CPU offers everything the snapshot's CPUID
+ * promised. 0 or -errno with the record or the missing feature named.
+ */
+int vcpu_restore(struct vcpu *c, struct snap_cursor *cur, struct err *e);
+
 /* Install the kick signal handler once per process; 0 or -errno. */
 int vcpu_init_signals(void);
 

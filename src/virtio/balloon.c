@@ -6,6 +6,8 @@
  * Pages the guest gives (inflateq, reporting_vq) are released on the host by
  * punching holes in the guest's memfd: the KVM mapping refaults them as
  * zeroes when the guest uses them again, so deflating needs no host work.
+ * A restored VM whose RAM is a private mapping of the snapshot's memory
+ * file (no memfd) releases them with MADV_DONTNEED instead.
  * The driver's PFNs and reported ranges are hostile input: each page is
  * checked to lie in guest RAM before anything is released.
  */
@@ -18,10 +20,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "devices/device.h"
+#include "snapshot/format.h"
 #include "util/log.h"
 #include "virtio/balloon.h"
 #include "virtio/mmio.h"
@@ -56,6 +60,7 @@ struct balloon {
 	struct virtio_balloon_config config;
 	bool huge;                      /* RAM in 2 MiB pages: release only whole ones */
 	uint64_t ram_mib;
+	uint64_t stats_interval_s;      /* statistics polling period; 0: none */
 	int timer_fd;                   /* statistics polling; -1 without */
 	enum balloon_queue role[BALLOON_NQUEUES];
 	bool stats_held;                /* the driver's statistics buffer is ours */
@@ -164,15 +169,34 @@ bool balloon_trim(uint64_t *offset, uint64_t *len, uint64_t unit)
 	return true;
 }
 
-int balloon_punch(int fd, bool huge, uint64_t offset, uint64_t len, uint64_t *released)
+/* Mark the guest-physical pages behind mapping range [offset, offset+len) dirty. */
+static void balloon_mark_dirty(const struct gmem *m, uint64_t offset, uint64_t len)
+{
+	for (unsigned i = 0; i < m->nregions; i++) {
+		const struct gmem_region *r = &m->regions[i];
+		uint64_t lo = offset > r->offset ? offset : r->offset;
+		uint64_t hi = offset + len < r->offset + r->size ? offset + len : r->offset + r->size;
+
+		if (lo < hi)
+			gmem_mark_dirty(m, r->gpa + (lo - r->offset), hi - lo);
+	}
+}
+
+int balloon_punch(const struct gmem *m, bool huge, uint64_t offset, uint64_t len,
+		  uint64_t *released)
 {
 	if (!balloon_trim(&offset, &len, huge ? BALLOON_HUGE_SIZE : BALLOON_PAGE_SIZE))
 		return 0;
-	if (offset > INT64_MAX || len > INT64_MAX - offset)
+	if (offset > m->total || len > m->total - offset || len > INT64_MAX - offset)
 		return -EINVAL;
-	if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)offset,
-		      (off_t)len) < 0)
+	if (m->fd >= 0) {
+		if (fallocate(m->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)offset,
+			      (off_t)len) < 0)
+			return -errno;
+	} else if (madvise(m->host + offset, len, MADV_DONTNEED) < 0) {
 		return -errno;
+	}
+	balloon_mark_dirty(m, offset, len);
 	*released += len;
 	return 0;
 }
@@ -205,12 +229,12 @@ size_t balloon_parse_stats(const uint8_t *buf, size_t len, struct balloon_stats 
 static void balloon_release_run(void *ctx, uint64_t offset, uint64_t len)
 {
 	struct balloon *b = ctx;
-	int r = balloon_punch(b->dev.vm->mem.fd, b->huge, offset, len, &b->st.released_bytes);
+	int r = balloon_punch(&b->dev.vm->mem, b->huge, offset, len, &b->st.released_bytes);
 
 	if (r < 0 && !b->punch_warned) {
 		b->punch_warned = true;
-		log_warn("virtio", "%s: cannot release guest memory (fallocate: %s); pages stay allocated",
-			 b->dev.name, strerror(-r));
+		log_warn("virtio", "%s: cannot release guest memory (%s: %s); pages stay allocated",
+			 b->dev.name, b->dev.vm->mem.fd >= 0 ? "fallocate" : "madvise", strerror(-r));
 	}
 }
 
@@ -402,6 +426,97 @@ static void balloon_timer(void *opaque, uint32_t events)
 	pthread_mutex_unlock(&b->dev.lock);
 }
 
+/*
+ * Snapshot state after the transport's: target and actual size, the
+ * statistics period, the statistics buffer held (u32 held, u32 head), the
+ * last statistics and the counters. Free page reporting holds nothing.
+ */
+static int balloon_save(struct virtio_dev *d, struct snap_writer *w, struct err *e)
+{
+	struct balloon *b = d->priv;
+	const struct balloon_stats *st = &b->st;
+
+	(void)e;
+	snap_put_u32(w, st->target_pages);
+	snap_put_u32(w, st->actual_pages);
+	snap_put_u64(w, b->stats_interval_s);
+	snap_put_u32(w, b->stats_held);
+	snap_put_u32(w, b->stats_held ? b->stats_head : 0);
+	snap_put_u64(w, st->updates);
+	snap_put_u32(w, st->present);
+	for (unsigned t = 0; t < BALLOON_STAT_TAGS; t++)
+		snap_put_u64(w, st->val[t]);
+	snap_put_u64(w, st->inflated);
+	snap_put_u64(w, st->deflated);
+	snap_put_u64(w, st->reported);
+	snap_put_u64(w, st->invalid);
+	snap_put_u64(w, st->released_bytes);
+	return 0;
+}
+
+/* The statistics buffer the snapshot says we hold: back on the stats queue's ring. */
+static int balloon_restore_held(struct balloon *b, uint32_t head, struct err *e)
+{
+	for (unsigned q = 0; q < BALLOON_NQUEUES; q++) {
+		const struct virtq *vq = &b->dev.vq[q];
+
+		if (b->role[q] != BALLOON_Q_STATS)
+			continue;
+		if (!vq->ready || head >= vq->size)
+			break;
+		b->stats_held = true;
+		b->stats_head = (uint16_t)head;
+		b->stats_ring = vq->desc;
+		return 0;
+	}
+	return errf(e, -EINVAL, "%s: holds statistics buffer %u, but no live statistics queue "
+		    "has it", b->dev.name, head);
+}
+
+static int balloon_restore(struct virtio_dev *d, struct snap_cursor *c, struct err *e)
+{
+	struct balloon *b = d->priv;
+	struct balloon_stats st;
+	uint64_t interval;
+	uint32_t held, head;
+
+	memset(&st, 0, sizeof(st));
+	st.target_pages = snap_get_u32(c);
+	st.actual_pages = snap_get_u32(c);
+	interval = snap_get_u64(c);
+	held = snap_get_u32(c);
+	head = snap_get_u32(c);
+	st.updates = snap_get_u64(c);
+	st.present = snap_get_u32(c);
+	for (unsigned t = 0; t < BALLOON_STAT_TAGS; t++)
+		st.val[t] = snap_get_u64(c);
+	st.inflated = snap_get_u64(c);
+	st.deflated = snap_get_u64(c);
+	st.reported = snap_get_u64(c);
+	st.invalid = snap_get_u64(c);
+	st.released_bytes = snap_get_u64(c);
+	if (c->error)
+		return errf(e, -EINVAL, "%s: state truncated", d->name);
+	if (st.target_pages > b->ram_mib << (20 - BALLOON_PAGE_SHIFT))
+		return errf(e, -EINVAL, "%s: target of %" PRIu32 " pages is more than the guest's "
+			    "%" PRIu64 " MiB", d->name, st.target_pages, b->ram_mib);
+	if (interval != b->stats_interval_s)
+		return errf(e, -EINVAL, "%s: statistics every %" PRIu64 " s in the snapshot, %" PRIu64
+			    " s here", d->name, interval, b->stats_interval_s);
+	if (held > 1 || (st.present >> BALLOON_STAT_TAGS))
+		return errf(e, -EINVAL, "%s: statistics state malformed", d->name);
+	b->stats_held = false;
+	/* A failed device (not live) drops it: the driver must reset it anyway. */
+	if (held && virtio_live(d) && balloon_restore_held(b, head, e) < 0)
+		return -EINVAL;
+	b->st = st;
+	b->config.num_pages = st.target_pages;
+	b->config.actual = st.actual_pages;
+	b->config.free_page_hint_cmd_id = 0;
+	b->config.poison_val = 0;
+	return 0;
+}
+
 static const struct virtio_ops balloon_ops = {
 	.kind = "virtio-balloon",
 	.device_id = VIRTIO_ID_BALLOON,
@@ -411,6 +526,8 @@ static const struct virtio_ops balloon_ops = {
 	.notify = balloon_notify,
 	.config_write = balloon_config_write,
 	.reset = balloon_reset,
+	.save = balloon_save,
+	.restore = balloon_restore,
 };
 
 static int balloon_timer_start(struct vm *vm, struct balloon *b, uint64_t secs, struct err *e)
@@ -450,6 +567,7 @@ static int balloon_init(struct vm *vm, void **state, struct err *e)
 	b->timer_fd = -1;
 	b->huge = vm->cfg->hugepages;
 	b->ram_mib = vm->cfg->mem_mib;
+	b->stats_interval_s = c->stats_interval_s;
 	b->st.target_pages = (uint32_t)(c->amount_mib << (20 - BALLOON_PAGE_SHIFT));
 	b->config.num_pages = b->st.target_pages;
 	b->dev.ops = &balloon_ops;

@@ -116,12 +116,17 @@ uint64_t balloon_add_pfns(const struct gmem *m, const uint8_t *pfns, size_t n,
 bool balloon_trim(uint64_t *offset, uint64_t *len, uint64_t unit);
 
 /*
- * Give the host memory behind [offset, offset+len) of the memfd (fd) back
- * (FALLOC_FL_PUNCH_HOLE; the guest reads zeroes there next). With (huge),
- * only whole 2 MiB pages are released. Adds the bytes released to
- * (*released); 0 or -errno.
+ * Give the host memory behind [offset, offset+len) of guest RAM (offsets
+ * into (m)'s mapping, which are the memfd's) back: FALLOC_FL_PUNCH_HOLE in
+ * the memfd (the guest reads zeroes there next) or, when RAM is a private
+ * mapping with no memfd (m->fd < 0, after a snapshot restore),
+ * MADV_DONTNEED (the guest reads the snapshot's page or zeroes). With
+ * (huge), only whole 2 MiB pages are released. The pages released are
+ * marked dirty for diff snapshots. Adds the bytes released to (*released);
+ * 0 or -errno (-EINVAL for a range outside the mapping).
  */
-int balloon_punch(int fd, bool huge, uint64_t offset, uint64_t len, uint64_t *released);
+int balloon_punch(const struct gmem *m, bool huge, uint64_t offset, uint64_t len,
+		  uint64_t *released);
 
 /*
  * Parse a statistics buffer (§5.5.6.3: packed le16 tag, le64 value) of

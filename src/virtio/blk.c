@@ -329,8 +329,13 @@ bool blk_request(struct virtio_dev *d, unsigned q, struct vq_req *req)
 	return true;
 }
 
-/* Reap io_uring completions (lock held). */
-static void blk_reap(struct blk *b, bool wait)
+/*
+ * Reap io_uring completions (lock held): those ready, or with (wait) all in
+ * flight. (complete): push their used entries; else drop the results (a
+ * reset: the rings are gone). Returns 0, or the wait's -errno with some
+ * still in flight.
+ */
+static int blk_reap(struct blk *b, bool wait, bool complete)
 {
 	struct io_uring_cqe *cqe;
 
@@ -339,18 +344,19 @@ static void blk_reap(struct blk *b, bool wait)
 		struct blk_slot *s;
 		uint64_t i;
 
+		if (r == -EINTR && wait)
+			continue;
 		if (r < 0)
-			break;
+			return wait ? r : 0;
 		i = io_uring_cqe_get_data64(cqe);
 		if (i < BLK_QUEUE_MAX && b->slots[i].busy) {
+			bool ok = cqe->res >= 0 && (uint64_t)cqe->res == b->slots[i].expect;
+
 			s = &b->slots[i];
-			/* A reset in between (wait == true) drops the result: the rings are gone. */
-			if (!wait)
+			if (complete)
 				blk_complete(b, s->head, s->status,
-					     cqe->res >= 0 && (uint64_t)cqe->res == s->expect ?
-						     VIRTIO_BLK_S_OK : VIRTIO_BLK_S_IOERR,
-					     cqe->res >= 0 && (uint64_t)cqe->res == s->expect ?
-						     s->used_len : 1);
+					     ok ? VIRTIO_BLK_S_OK : VIRTIO_BLK_S_IOERR,
+					     ok ? s->used_len : 1);
 			free(s->iov);
 			s->iov = NULL;
 			s->busy = false;
@@ -358,6 +364,7 @@ static void blk_reap(struct blk *b, bool wait)
 		}
 		io_uring_cqe_seen(&b->ring, cqe);
 	}
+	return 0;
 }
 
 static void blk_notify(struct virtio_dev *d, unsigned q)
@@ -380,7 +387,7 @@ static void blk_ring_event(void *opaque, uint32_t events)
 		return;
 	pthread_mutex_lock(&b->dev.lock);
 	before = b->dev.vq[0].used_idx;
-	blk_reap(b, false);
+	blk_reap(b, false, true);
 	if (b->dev.vq[0].used_idx != before)
 		virtio_used(&b->dev, 0);
 	pthread_mutex_unlock(&b->dev.lock);
@@ -404,7 +411,31 @@ static void blk_reset(struct virtio_dev *d)
 	struct blk *b = d->priv;
 
 	if (b->uring)
-		blk_reap(b, true);
+		blk_reap(b, true, false);
+}
+
+/*
+ * Snapshot: every io_uring request completes and its used entry is pushed
+ * (with an interrupt if the driver wants one), so the rings hold the whole
+ * state and nothing is in flight.
+ */
+static int blk_quiesce(struct virtio_dev *d, struct err *e)
+{
+	struct blk *b = d->priv;
+	uint16_t before = d->vq[0].used_idx;
+	int r;
+
+	if (!b->uring)
+		return 0;
+	if (io_uring_sq_ready(&b->ring))
+		io_uring_submit(&b->ring);
+	r = blk_reap(b, true, true);
+	if (d->vq[0].used_idx != before)
+		virtio_used(d, 0);
+	if (r < 0)
+		return errf(e, r, "%s: %u requests still in flight: %s", d->name, b->inflight,
+			    strerror(-r));
+	return 0;
 }
 
 /* QueueReady 0: the same wait as a reset, for the one queue there is. */
@@ -422,6 +453,7 @@ static const struct virtio_ops blk_ops = {
 	.notify = blk_notify,
 	.reset = blk_reset,
 	.stop_queue = blk_stop_queue,
+	.quiesce = blk_quiesce,
 };
 
 static int blk_open(struct blk *b, struct err *e)
@@ -522,7 +554,7 @@ static int blk_create(struct vm *vm, struct blk *b, const struct drive_config *c
 static void blk_destroy(struct vm *vm, struct blk *b)
 {
 	if (b->uring) {
-		blk_reap(b, true);
+		blk_reap(b, true, false);
 		if (b->ring_fd >= 0)
 			loop_del(&vm->loop, b->ring_fd);
 		io_uring_queue_exit(&b->ring);

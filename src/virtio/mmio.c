@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "arch/x86/layout.h"
+#include "snapshot/format.h"
 #include "util/log.h"
 #include "virtio/mmio.h"
 #include "vmm/vm.h"
@@ -183,6 +184,16 @@ static void queue_ready(struct virtio_dev *d, struct virtq *q, uint32_t v)
 	q->ready = true;
 }
 
+/* Signal every ready queue's kick eventfd: the I/O thread serves them as if kicked. */
+static void kick_ready_queues(struct virtio_dev *d)
+{
+	static const uint64_t one = 1;
+
+	for (unsigned i = 0; i < d->ops->nqueues; i++)
+		if (d->vq[i].ready && write(d->kick_fd[i], &one, sizeof(one)) < 0)
+			log_warn("virtio", "%s: kick eventfd: %s", d->name, strerror(errno));
+}
+
 static void set_status(struct virtio_dev *d, uint32_t v)
 {
 	uint32_t added = v & ~d->status;
@@ -213,12 +224,7 @@ static void set_status(struct virtio_dev *d, uint32_t v)
 			return;
 		}
 		/* Buffers made available before DRIVER_OK are served now. */
-		for (unsigned i = 0; i < d->ops->nqueues; i++) {
-			static const uint64_t one = 1;
-
-			if (d->vq[i].ready && write(d->kick_fd[i], &one, sizeof(one)) < 0)
-				log_warn("virtio", "%s: kick eventfd: %s", d->name, strerror(errno));
-		}
+		kick_ready_queues(d);
 	}
 }
 
@@ -454,4 +460,213 @@ void virtio_mmio_destroy(struct virtio_dev *d)
 		close(d->irq_fd);
 	pthread_mutex_destroy(&d->lock);
 	d->vm = NULL;
+}
+
+/* ---- Snapshots. ---- */
+
+/* Queue flags in a snapshot. */
+#define SNAPQ_READY           1u
+#define SNAPQ_BROKEN          2u
+#define SNAPQ_SIGNALLED_VALID 4u
+
+/* The transport state as saved, checked before any of it reaches (d). */
+struct virtio_snap {
+	uint32_t device_id, nqueues;
+	uint64_t offered;
+	uint32_t status, device_features_sel, driver_features_sel;
+	uint64_t driver_features;
+	uint32_t queue_sel, config_generation, isr, config_size;
+	const uint8_t *config;
+	struct {
+		uint32_t size, flags;
+		uint64_t desc, avail, used;
+		uint32_t last_avail, used_idx, signalled_used;
+	} q[VIRTIO_MAX_QUEUES];
+};
+
+int virtio_quiesce(struct virtio_dev *d, struct err *e)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&d->lock);
+	if (d->ops->quiesce)
+		r = d->ops->quiesce(d, e);
+	pthread_mutex_unlock(&d->lock);
+	return r;
+}
+
+static void save_queue(struct snap_writer *w, const struct virtq *q)
+{
+	uint32_t flags = (q->ready ? SNAPQ_READY : 0) | (q->broken ? SNAPQ_BROKEN : 0) |
+			 (q->signalled_valid ? SNAPQ_SIGNALLED_VALID : 0);
+
+	snap_put_u32(w, q->size);
+	snap_put_u32(w, flags);
+	snap_put_u64(w, q->desc_gpa);
+	snap_put_u64(w, q->avail_gpa);
+	snap_put_u64(w, q->used_gpa);
+	snap_put_u32(w, q->last_avail);
+	snap_put_u32(w, q->used_idx);
+	snap_put_u32(w, q->signalled_used);
+}
+
+int virtio_save(struct virtio_dev *d, struct snap_writer *w, struct err *e)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&d->lock);
+	snap_put_u32(w, d->ops->device_id);
+	snap_put_u32(w, d->ops->nqueues);
+	snap_put_u64(w, offered(d));
+	snap_put_u32(w, d->status);
+	snap_put_u32(w, d->device_features_sel);
+	snap_put_u32(w, d->driver_features_sel);
+	snap_put_u64(w, d->driver_features);
+	snap_put_u32(w, d->queue_sel);
+	snap_put_u32(w, d->config_generation);
+	snap_put_u32(w, atomic_load(&d->isr));
+	snap_put_u32(w, d->config_size);
+	snap_put(w, d->config, d->config_size);
+	for (unsigned i = 0; i < d->ops->nqueues; i++)
+		save_queue(w, &d->vq[i]);
+	if (d->ops->save)
+		r = d->ops->save(d, w, e);
+	pthread_mutex_unlock(&d->lock);
+	return r;
+}
+
+/* Read the transport state; only its framing is checked here. */
+static int read_snap(struct snap_cursor *c, struct virtio_snap *s)
+{
+	s->device_id = snap_get_u32(c);
+	s->nqueues = snap_get_u32(c);
+	s->offered = snap_get_u64(c);
+	s->status = snap_get_u32(c);
+	s->device_features_sel = snap_get_u32(c);
+	s->driver_features_sel = snap_get_u32(c);
+	s->driver_features = snap_get_u64(c);
+	s->queue_sel = snap_get_u32(c);
+	s->config_generation = snap_get_u32(c);
+	s->isr = snap_get_u32(c);
+	s->config_size = snap_get_u32(c);
+	if (c->error || s->nqueues > VIRTIO_MAX_QUEUES)
+		return -EINVAL;
+	s->config = snap_get_ptr(c, s->config_size);
+	for (unsigned i = 0; i < s->nqueues; i++) {
+		s->q[i].size = snap_get_u32(c);
+		s->q[i].flags = snap_get_u32(c);
+		s->q[i].desc = snap_get_u64(c);
+		s->q[i].avail = snap_get_u64(c);
+		s->q[i].used = snap_get_u64(c);
+		s->q[i].last_avail = snap_get_u32(c);
+		s->q[i].used_idx = snap_get_u32(c);
+		s->q[i].signalled_used = snap_get_u32(c);
+	}
+	return c->error ? -EINVAL : 0;
+}
+
+/* Is the saved transport state one (d) can take? 0, or -EINVAL with the reason. */
+static int check_snap(const struct virtio_dev *d, const struct virtio_snap *s, struct err *e)
+{
+	const uint32_t feat_ok = VIRTIO_STATUS_FEATURES_OK;
+
+	if (s->device_id != d->ops->device_id || s->nqueues != d->ops->nqueues)
+		return errf(e, -EINVAL, "%s: the snapshot holds virtio device type %u with %u queues "
+			    "here", d->name, s->device_id, s->nqueues);
+	if (s->driver_features & ~offered(d))
+		return errf(e, -EINVAL, "%s: the snapshot's driver uses features 0x%" PRIx64
+			    " this device does not offer (it offers 0x%" PRIx64 ")", d->name,
+			    s->driver_features & ~offered(d), offered(d));
+	if (s->config_size != d->config_size)
+		return errf(e, -EINVAL, "%s: config space of %u bytes, this device has %u",
+			    d->name, s->config_size, d->config_size);
+	if (s->isr & ~(VIRTIO_INT_USED | VIRTIO_INT_CONFIG))
+		return errf(e, -EINVAL, "%s: interrupt status 0x%x", d->name, s->isr);
+	/* What set_status() lets through (§2.2, §3.1.1). */
+	if (((s->status & VIRTIO_STATUS_DRIVER_OK) && !(s->status & feat_ok)) ||
+	    ((s->status & feat_ok) && !((s->driver_features >> VIRTIO_F_VERSION_1) & 1)))
+		return errf(e, -EINVAL, "%s: status 0x%x with features 0x%" PRIx64 " is not a "
+			    "state a driver can reach", d->name, s->status, s->driver_features);
+	for (unsigned i = 0; i < s->nqueues; i++) {
+		bool ready = s->q[i].flags & SNAPQ_READY;
+
+		if (s->q[i].size > 0xffff || (ready && s->q[i].size > d->ops->queue_max) ||
+		    s->q[i].flags & ~(SNAPQ_READY | SNAPQ_BROKEN | SNAPQ_SIGNALLED_VALID) ||
+		    s->q[i].last_avail > 0xffff || s->q[i].used_idx > 0xffff ||
+		    s->q[i].signalled_used > 0xffff ||
+		    (ready && (uint16_t)(s->q[i].last_avail - s->q[i].used_idx) > s->q[i].size))
+			return errf(e, -EINVAL, "%s: queue %u: state out of range", d->name, i);
+	}
+	return 0;
+}
+
+/* Map a ready queue over the rings the guest already has, keeping their indices. */
+static int restore_queue(struct virtio_dev *d, unsigned i, const struct virtio_snap *s,
+			 struct err *e)
+{
+	struct virtq *q = &d->vq[i];
+
+	vq_reset(q);
+	q->size = (uint16_t)s->q[i].size;
+	q->desc_gpa = s->q[i].desc;
+	q->avail_gpa = s->q[i].avail;
+	q->used_gpa = s->q[i].used;
+	if (!(s->q[i].flags & SNAPQ_READY))
+		return 0;
+	if (vq_activate(q, &d->vm->mem, virtio_has(d, VIRTIO_F_EVENT_IDX),
+			virtio_has(d, VIRTIO_F_INDIRECT_DESC)) < 0)
+		return errf(e, -EINVAL, "%s: queue %u: size %u or ring placement invalid", d->name,
+			    i, q->size);
+	q->last_avail = (uint16_t)s->q[i].last_avail;
+	q->used_idx = (uint16_t)s->q[i].used_idx;
+	q->signalled_used = (uint16_t)s->q[i].signalled_used;
+	q->signalled_valid = s->q[i].flags & SNAPQ_SIGNALLED_VALID;
+	q->broken = s->q[i].flags & SNAPQ_BROKEN;
+	q->ready = true;
+	return 0;
+}
+
+/* Apply a checked state to (d) (lock held). */
+static int apply_snap(struct virtio_dev *d, const struct virtio_snap *s, struct err *e)
+{
+	int r;
+
+	d->status = s->status;
+	d->device_features_sel = s->device_features_sel;
+	d->driver_features_sel = s->driver_features_sel;
+	d->driver_features = s->driver_features;
+	d->queue_sel = s->queue_sel;
+	d->config_generation = s->config_generation;
+	atomic_store(&d->isr, s->isr);
+	/* A device that never takes config writes rebuilds its space from the configuration. */
+	if (d->ops->config_write && d->config_size)
+		memcpy(d->config, s->config, d->config_size);
+	for (unsigned i = 0; i < s->nqueues; i++) {
+		r = restore_queue(d, i, s, e);
+		if (r < 0)
+			return r;
+	}
+	if (virtio_live(d) && d->ops->activate && d->ops->activate(d) < 0)
+		virtio_fail(d, "could not start");
+	return 0;
+}
+
+int virtio_restore(struct virtio_dev *d, struct snap_cursor *c, struct err *e)
+{
+	struct virtio_snap s;
+	int r;
+
+	if (read_snap(c, &s) < 0)
+		return errf(e, -EINVAL, "%s: transport state truncated or malformed", d->name);
+	r = check_snap(d, &s, e);
+	if (r < 0)
+		return r;
+	pthread_mutex_lock(&d->lock);
+	r = apply_snap(d, &s, e);
+	if (r == 0 && d->ops->restore)
+		r = d->ops->restore(d, c, e);
+	if (r == 0 && virtio_live(d))
+		kick_ready_queues(d);
+	pthread_mutex_unlock(&d->lock);
+	return r;
 }

@@ -28,6 +28,8 @@
 
 struct vm;
 struct virtio_dev;
+struct snap_writer;
+struct snap_cursor;
 
 #define VIRTIO_MAX_QUEUES 8
 
@@ -61,6 +63,17 @@ struct virtio_ops {
 	 * completes everything inside notify().
 	 */
 	void (*stop_queue)(struct virtio_dev *d, unsigned q);
+	/*
+	 * Snapshots, all optional. quiesce: finish in-flight work (used
+	 * entries pushed, nothing the state cannot hold left between the rings
+	 * and the host). save / restore: the device's own state after the
+	 * transport's; restore runs after the queues are mapped and activate()
+	 * ran (when the saved status was live), and checks every value it reads.
+	 * 0 or -errno with (e) filled.
+	 */
+	int (*quiesce)(struct virtio_dev *d, struct err *e);
+	int (*save)(struct virtio_dev *d, struct snap_writer *w, struct err *e);
+	int (*restore)(struct virtio_dev *d, struct snap_cursor *c, struct err *e);
 };
 
 /* Counters, readable at any time (relaxed). */
@@ -133,6 +146,31 @@ void virtio_config_changed(struct virtio_dev *d);
 
 /* The guest broke the rules on (d): DEVICE_NEEDS_RESET, stop, tell the driver (§2.1.2). */
 void virtio_fail(struct virtio_dev *d, const char *why);
+
+/*
+ * Snapshot, step 1 (vCPUs and I/O thread parked): finish every in-flight
+ * request of (d) so that the rings say all there is (ops->quiesce). 0 or -errno.
+ */
+int virtio_quiesce(struct virtio_dev *d, struct err *e);
+
+/*
+ * Append (d)'s state to (w): the device kind, offered features, status,
+ * negotiated features and selectors, ISR, config generation and space,
+ * every queue (layout, ready, indices, EVENT_IDX shadow), then ops->save's.
+ * After virtio_quiesce(). 0 or -errno.
+ */
+int virtio_save(struct virtio_dev *d, struct snap_writer *w, struct err *e);
+
+/*
+ * Load what virtio_save() wrote into (d), which virtio_mmio_create() has
+ * just made from the same configuration (before the I/O thread and the
+ * vCPUs start). Refuses (-EINVAL, one line in (e)) another kind of device,
+ * negotiated features (d) does not offer, and any inconsistent value. Maps
+ * the ready queues without touching the rings, re-activates a live device
+ * as a DRIVER_OK write would (a failed one stays DEVICE_NEEDS_RESET), runs
+ * ops->restore, and kicks every ready queue once (served when the I/O thread starts).
+ */
+int virtio_restore(struct virtio_dev *d, struct snap_cursor *c, struct err *e);
 
 /* Totals over the queues: requests taken and interrupts suppressed. */
 void virtio_queue_totals(const struct virtio_dev *d, uint64_t *requests, uint64_t *suppressed);

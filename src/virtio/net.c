@@ -556,6 +556,26 @@ static void net_reset(struct virtio_dev *d)
 	tap_set_offload(n->tap, 0);
 }
 
+/*
+ * Snapshot: the frame in hand is dropped (the network may lose frames) and
+ * the receive chains it took go back to the avail ring, so the rings hold
+ * the whole state. The tap is watched again to pick up from there.
+ */
+static int net_quiesce(struct virtio_dev *d, struct err *e)
+{
+	struct net *n = d->priv;
+
+	(void)e;
+	if (n->rx_nheld)
+		rx_drop(n);
+	else if (n->rx_len)
+		n->st.rx_dropped++;
+	rx_finish(n);
+	if (net_rx_ready(n))
+		net_watch(n, EPOLLIN);
+	return 0;
+}
+
 static const struct virtio_ops net_ops = {
 	.kind = "virtio-net",
 	.device_id = VIRTIO_ID_NET,
@@ -564,6 +584,7 @@ static const struct virtio_ops net_ops = {
 	.activate = net_activate,
 	.notify = net_notify,
 	.reset = net_reset,
+	.quiesce = net_quiesce,
 };
 
 /* Offloads the guest may ask for in its receive direction, if this tap can give them. */

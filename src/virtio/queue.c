@@ -5,6 +5,10 @@
  * The rings live in guest memory the guest may change at any moment: every
  * descriptor is copied out once and only the copy is used, indices are read
  * once, and the host pointers come from gmem_ptr() only.
+ *
+ * Diff snapshots need every page lodge writes: the used ring's writes are
+ * marked (gmem_mark_dirty) where they happen, and a request's device-writable
+ * buffers when vq_pop() hands them out, whether the device fills them or not.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -124,6 +128,7 @@ int vq_pop(struct virtq *q, struct vq_req *r)
 			if (nseg == VQ_MAX_SEGS)
 				return vq_break(q, "too many segments", nseg);
 			if (d.flags & VRING_DESC_F_WRITE) {
+				gmem_mark_dirty(q->mem, d.addr, d.len);
 				r->nwrite++;
 				r->write_len += d.len;
 			} else {
@@ -159,8 +164,10 @@ void vq_push(struct virtq *q, uint16_t head, uint32_t len)
 	e = &q->used_ring[q->used_idx % q->size];
 	__atomic_store_n(&e->id, head, __ATOMIC_RELAXED);
 	__atomic_store_n(&e->len, len, __ATOMIC_RELAXED);
+	gmem_mark_dirty(q->mem, q->used_gpa + 4 + 8ull * (q->used_idx % q->size), 8);
 	q->used_idx++;
 	store16(&q->used_hdr[1], q->used_idx);
+	gmem_mark_dirty(q->mem, q->used_gpa, 4);
 }
 
 /* §2.7.7.2: interrupt if used_event lies in (old, new]. */
@@ -197,10 +204,13 @@ bool vq_set_notify(struct virtq *q, bool on)
 	if (!q->desc)
 		return false;
 	if (q->event_idx) {
-		if (on)
+		if (on) {
 			store16(q->avail_event, q->last_avail);
+			gmem_mark_dirty(q->mem, q->used_gpa + 4 + 8ull * q->size, 2);
+		}
 	} else {
 		store16(&q->used_hdr[0], on ? 0 : VRING_USED_F_NO_NOTIFY);
+		gmem_mark_dirty(q->mem, q->used_gpa, 2);
 	}
 	if (!on)
 		return false;

@@ -150,6 +150,24 @@ static void vsock_reset(struct virtio_dev *d)
 	vsock_transport_reset(d->priv, false);
 }
 
+/*
+ * Snapshot restore: connections are not kept (their host sockets belong to
+ * the old process), so the guest is told to drop its side and reread
+ * guest_cid (§5.10.6.7), as Firecracker does. The event is posted when the
+ * I/O thread serves the event queue's restore-time kick, after the irqchip
+ * state is back, so its interrupt is not lost. Nothing of vsock's own is saved.
+ */
+static int vsock_restore(struct virtio_dev *d, struct snap_cursor *c, struct err *e)
+{
+	struct vsock *s = d->priv;
+
+	(void)c;
+	(void)e;
+	vsock_transport_reset(s, false);
+	s->event_pending = virtio_live(d);
+	return 0;
+}
+
 static const struct virtio_ops vsock_ops = {
 	.kind = "virtio-vsock",
 	.device_id = VIRTIO_ID_VSOCK,
@@ -157,6 +175,7 @@ static const struct virtio_ops vsock_ops = {
 	.queue_max = VSOCK_QUEUE_MAX,
 	.notify = vsock_notify,
 	.reset = vsock_reset,
+	.restore = vsock_restore,
 };
 
 void vsock_poll(struct vsock *s)

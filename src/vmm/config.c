@@ -248,6 +248,8 @@ static int parse_machine_config(struct vm_config *c, json_t *o, struct err *e)
 	j = json_object_get(o, "track_dirty_pages");
 	if (j && !json_is_boolean(j))
 		return errf(e, -EINVAL, "config: machine-config.track_dirty_pages: expected a boolean");
+	if (j)
+		c->track_dirty_pages = json_is_true(j);
 	j = json_object_get(o, "cpu_template");
 	if (j && !(json_is_string(j) && strcmp(json_string_value(j), "None") == 0))
 		return errf(e, -EINVAL, "config: machine-config.cpu_template: only \"None\" is supported (use lodge.cpu_mask)");

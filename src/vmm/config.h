@@ -88,6 +88,7 @@ struct vm_config {
 	unsigned vcpus;
 	uint64_t mem_mib;
 	bool hugepages;
+	bool track_dirty_pages;         /* KVM dirty logging on: diff snapshots possible */
 	bool smt;                       /* accepted for compatibility; must be false */
 	char *cpu_mask[CONFIG_MAX_CPU_MASK];   /* CPUID feature names to hide */
 	unsigned ncpu_mask;

@@ -106,7 +106,7 @@ json_t *config_machine_to_json(const struct vm_config *c)
 	put(o, "vcpu_count", json_integer(c->vcpus), &bad);
 	put(o, "mem_size_mib", json_integer((json_int_t)c->mem_mib), &bad);
 	put(o, "smt", json_false(), &bad);
-	put(o, "track_dirty_pages", json_false(), &bad);
+	put(o, "track_dirty_pages", json_boolean(c->track_dirty_pages), &bad);
 	put(o, "huge_pages", json_string(c->hugepages ? "2M" : "None"), &bad);
 	if (bad) {
 		json_decref(o);

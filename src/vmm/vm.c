@@ -256,12 +256,18 @@ static int vm_create_vcpus(struct vm *vm, const struct boot_entry *entry, struct
 	for (unsigned i = 0; r == 0 && i < vm->ncpus; i++)
 		r = vcpu_create(&vm->vcpus[i], vm, i, cpuid, e);
 	free(cpuid);
-	if (r < 0)
+	if (r < 0 || !entry)
 		return r;
 	return vcpu_set_boot_state(&vm->vcpus[0], entry, e);
 }
 
-int vm_create(struct vm *vm, const struct vm_config *cfg, struct err *e)
+/*
+ * The one way a VM is built: a fresh boot (rs == NULL: new RAM, ACPI
+ * tables, the kernel, boot registers) or a restore (rs: RAM and every
+ * state from a snapshot, nothing loaded).
+ */
+static int vm_build(struct vm *vm, const struct vm_config *cfg, const struct vm_restore *rs,
+		    struct err *e)
 {
 	struct boot_entry entry;
 	const char *kvm_path = cfg->kvm_path ? cfg->kvm_path : "/dev/kvm";
@@ -293,12 +299,20 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct err *e)
 		return errf(e, -EINVAL, "--cpus %u: KVM allows at most %d", vm->ncpus,
 			    vm->kvm.max_vcpus);
 	log_trace_point("kvm_open");
-	r = gmem_init(&vm->mem, cfg->mem_mib << 20, cfg->hugepages ? GMEM_HUGEPAGES : 0);
-	if (r < 0)
-		return errf(e, r, "guest memory (%" PRIu64 " MiB%s): %s", cfg->mem_mib,
-			    cfg->hugepages ? ", huge pages" : "", strerror(-r));
+	if (rs) {
+		r = rs->make_memory(vm, rs->arg, e);
+		if (r < 0)
+			return r;
+	} else {
+		r = gmem_init(&vm->mem, cfg->mem_mib << 20, cfg->hugepages ? GMEM_HUGEPAGES : 0);
+		if (r < 0)
+			return errf(e, r, "guest memory (%" PRIu64 " MiB%s): %s", cfg->mem_mib,
+				    cfg->hugepages ? ", huge pages" : "", strerror(-r));
+	}
+	if (cfg->track_dirty_pages && gmem_track_dirty(&vm->mem, true) < 0)
+		return errf(e, -ENOMEM, "out of memory");
 	log_trace_point("gmem_init");
-	r = kvm_map_memory(&vm->kvm, &vm->mem, e);
+	r = kvm_map_memory(&vm->kvm, &vm->mem, cfg->track_dirty_pages, e);
 	if (r < 0)
 		return r;
 	log_trace_point("kvm_map_memory");
@@ -309,6 +323,14 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct err *e)
 	if (r < 0)
 		return r;
 	log_trace_point("devices");
+	if (rs) {
+		/* The tables, the kernel and the boot registers are all in the snapshot. */
+		r = vm_create_vcpus(vm, NULL, e);
+		if (r == 0)
+			r = rs->apply(vm, rs->arg, e);
+		log_trace_point("state restored");
+		return r;
+	}
 	r = vm_build_acpi(vm, e);
 	if (r < 0)
 		return r;
@@ -322,6 +344,22 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct err *e)
 	r = vm_create_vcpus(vm, &entry, e);
 	log_trace_point("vcpus created");
 	return r;
+}
+
+int vm_create(struct vm *vm, const struct vm_config *cfg, struct err *e)
+{
+	return vm_build(vm, cfg, NULL, e);
+}
+
+int vm_create_restored(struct vm *vm, const struct vm_config *cfg, const struct vm_restore *rs,
+		       struct err *e)
+{
+	return vm_build(vm, cfg, rs, e);
+}
+
+void vm_start_paused(struct vm *vm)
+{
+	atomic_store(&vm->pause_requested, true);
 }
 
 /* SIGINT/SIGTERM arrived on the signalfd: end the VM. */

@@ -80,6 +80,25 @@ struct vm {
 /* Build the whole VM from (cfg): KVM, memory, devices, tables, kernel, vCPUs. 0 or -errno. */
 int vm_create(struct vm *vm, const struct vm_config *cfg, struct err *e);
 
+/* A restore's part in building a VM (snapshot/snapshot.c). */
+struct vm_restore {
+	/* Make vm->mem (guest RAM holding the snapshot's memory). 0 or -errno. */
+	int (*make_memory)(struct vm *vm, void *arg, struct err *e);
+	/* Load every saved state; devices and vCPUs exist, no thread runs. 0 or -errno. */
+	int (*apply)(struct vm *vm, void *arg, struct err *e);
+	void *arg;
+};
+
+/*
+ * Build the VM from (cfg) as vm_create does, except that no tables, kernel
+ * or boot registers are loaded: (rs) supplies guest RAM and the state.
+ */
+int vm_create_restored(struct vm *vm, const struct vm_config *cfg, const struct vm_restore *rs,
+		       struct err *e);
+
+/* Make vm_run start with every vCPU parked (a restore with resume_vm false). */
+void vm_start_paused(struct vm *vm);
+
 /* Start the vCPU and I/O threads, wait for the guest to end, stop everything; returns the exit status. */
 int vm_run(struct vm *vm);
 

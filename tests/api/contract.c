@@ -80,7 +80,8 @@ static const struct step preboot_plan[] = {
 	{ "patchMemoryHotplug", FAIL400, NULL, NULL },
 	{ "getMemoryHotplug", FAIL400, NULL, NULL },
 	{ "createSnapshot", FAIL400, NULL, "before starting" },
-	{ "loadSnapshot", FAIL400, "{\"mem_file_path\": \"@TMP@/mem\"}", "snapshots" },
+	{ "loadSnapshot", FAIL400, "{\"mem_file_path\": \"@TMP@/mem\"}",
+	  "not allowed after configuring" },
 	{ "patchVm", FAIL400, NULL, "before starting" },
 	{ "getExportVmConfig", SUCCESS, NULL, "\"drive_id\":\"drive1\"" },
 	{ "createSyncAction", FAIL400, "{\"action_type\": \"FlushMetrics\"}", "before starting" },
@@ -115,7 +116,14 @@ static const struct step postboot_plan[] = {
 	{ "putLogger", FAIL400, NULL, "after starting" },
 	{ "putMetrics", FAIL400, NULL, "after starting" },
 	{ "putBalloon", FAIL400, NULL, "after starting" },
-	{ "createSnapshot", FAIL400, NULL, "snapshots" },
+	{ "createSnapshot", FAIL400, "{\"snapshot_path\": \"@TMP@/vm.state\", "
+	  "\"mem_file_path\": \"@TMP@/vm.mem\"}", "must be paused" },
+	{ "patchVm", SUCCESS, "{\"state\": \"Paused\"}", NULL },
+	{ "createSnapshot", FAIL400, "{\"snapshot_type\": \"Diff\", \"snapshot_path\": "
+	  "\"@TMP@/vm.state\", \"mem_file_path\": \"@TMP@/vm.mem\"}", "dirty page tracking" },
+	{ "createSnapshot", SUCCESS, "{\"snapshot_type\": \"Full\", \"snapshot_path\": "
+	  "\"@TMP@/vm.state\", \"mem_file_path\": \"@TMP@/vm.mem\"}", NULL },
+	{ "patchVm", SUCCESS, "{\"state\": \"Resumed\"}", NULL },
 	{ "loadSnapshot", FAIL400, "{\"mem_file_path\": \"@TMP@/mem\"}", "after starting" },
 };
 

@@ -80,6 +80,13 @@ static struct acpi_config config(unsigned ncpus, unsigned nmmio)
 	return c;
 }
 
+/* Add lodge's VMGenID device at (addr) and its GED on GSI_GED. */
+static void with_vmgenid(struct acpi_config *c, uint64_t addr)
+{
+	c->vmgenid_addr = addr;
+	c->ged_gsi = GSI_GED;
+}
+
 static long build(const struct acpi_config *c)
 {
 	memset(buf, 0xa5, sizeof(buf));
@@ -317,14 +324,75 @@ static void test_dsdt_without_com1(void **state)
 	assert_non_null(memmem(dsdt, rd32(dsdt + 4), "V000", 4));
 }
 
+/* (lit) occurs in the (dlen) bytes at (dsdt). */
+#define assert_dsdt_has(dsdt, dlen, lit) \
+	assert_non_null(memmem((dsdt), (dlen), (lit), sizeof(lit) - 1))
+
+/* VGEN and GED inside \_SB, byte for byte as iasl compiles the same ASL. */
+static void check_dsdt_vmgenid(uint64_t addr, const char *addr_pkg, size_t addr_pkg_len)
+{
+	struct acpi_config c = config(1, 2);
+	const uint8_t *dsdt;
+	size_t dlen, count = 0;
+	uint8_t pat[32];
+	long len;
+
+	with_vmgenid(&c, addr);
+	len = build(&c);
+	dsdt = find_table("DSDT", len);
+	dlen = rd32(dsdt + 4);
+	assert_dsdt_has(dsdt, dlen, "VGEN\x08_HID\x0dLODG0001\x00\x08_CID\x0dVMGENCTR\x00");
+	/* Method (ADDR, 0, NotSerialized) { Return (Package (2) { low, high }) } */
+	assert_true(addr_pkg_len <= sizeof(pat) - 11);
+	memcpy(pat, "\x14\x00" "ADDR\x00\xa4\x12\x00\x02", 11);
+	memcpy(pat + 11, addr_pkg, addr_pkg_len);
+	pat[1] = (uint8_t)(10 + addr_pkg_len);          /* PkgLengths count themselves */
+	pat[9] = (uint8_t)(2 + addr_pkg_len);
+	assert_non_null(memmem(dsdt, dlen, pat, 11 + addr_pkg_len));
+	/* GED: _HID, _CRS with one Extended Interrupt (consumer, edge, high) on GSI 3. */
+	assert_dsdt_has(dsdt, dlen, "GED_\x08_HID\x0d" "ACPI0013\x00\x08_CRS\x11\x0e\x0a\x0b"
+				    "\x89\x06\x00\x03\x01\x03\x00\x00\x00\x79");
+	/* Method (_EVT, 1) { If (Arg0 == 3) { Notify (\_SB.VGEN, 0x80) } } */
+	assert_dsdt_has(dsdt, dlen, "\x14\x19_EVT\x01\xa0\x12\x93\x68\x0a\x03"
+				    "\x86\\\x2e_SB_VGEN\x0a\x80");
+	for (const uint8_t *p = dsdt; (p = memmem(p, dlen - (size_t)(p - dsdt), "\x5b\x82", 2)); p++)
+		count++;
+	assert_int_equal(count, 2 + 2 + 2);     /* COM1, PS2K, V000, V001, VGEN, GED */
+}
+
+static void test_dsdt_vmgenid(void **state)
+{
+	(void)state;
+	check_dsdt_vmgenid(LAYOUT_VMGENID, "\x0c\x00\xfc\x09\x00\x00", 6);
+	check_dsdt_vmgenid(0x123456788ULL, "\x0c\x88\x67\x45\x23\x01", 6);
+	check_dsdt_vmgenid(0xfffffff0fffffff8ULL, "\x0c\xf8\xff\xff\xff\x0c\xf0\xff\xff\xff", 10);
+}
+
+static void test_dsdt_vmgenid_without_ged(void **state)
+{
+	struct acpi_config c = config(1, 0);
+	const uint8_t *dsdt;
+	long len;
+
+	(void)state;
+	c.vmgenid_addr = LAYOUT_VMGENID;
+	len = build(&c);
+	dsdt = find_table("DSDT", len);
+	assert_non_null(memmem(dsdt, rd32(dsdt + 4), "VGEN", 4));
+	assert_null(memmem(dsdt, rd32(dsdt + 4), "GED_", 4));
+	assert_null(memmem(dsdt, rd32(dsdt + 4), "ACPI0013", 8));
+}
+
 static void test_too_small_writes_nothing(void **state)
 {
 	struct acpi_config c = config(8, 4);
 	enum { GUARD = 64 };
-	long need = build(&c);
+	long need;
 	uint8_t *mem;
 
 	(void)state;
+	with_vmgenid(&c, LAYOUT_VMGENID);
+	need = build(&c);
 	assert_true(need > 0);
 	assert_int_equal(acpi_build(&c, NULL, 0, GPA), -ENOSPC);
 	for (long size = 0; size < need; size++) {
@@ -391,6 +459,15 @@ static void test_bad_config(void **state)
 	c = config(1, 1);
 	c.mmio[0].hid = "ACPI0007";
 	assert_true(build(&c) > 0);
+	c = config(1, 0);
+	with_vmgenid(&c, LAYOUT_VMGENID + 4);           /* not 8-byte aligned */
+	assert_int_equal(build(&c), -EINVAL);
+	c.vmgenid_addr = UINT64_MAX - 7;                /* 16 bytes would wrap */
+	assert_int_equal(build(&c), -EINVAL);
+	c.vmgenid_addr = UINT64_MAX - 15;
+	assert_true(build(&c) > 0);
+	c.vmgenid_addr = 0;                             /* a GED with nothing to notify */
+	assert_int_equal(build(&c), -EINVAL);
 }
 
 /* ---- ACPICA's tools ---- */
@@ -510,10 +587,12 @@ static void expect(const char *text, const char *what)
 static void test_iasl_disassembles_every_table(void **state)
 {
 	struct acpi_config c = config(2, 3);
-	long len = build(&c);
+	long len;
 	char *t, *log;
 
 	(void)state;
+	with_vmgenid(&c, LAYOUT_VMGENID);
+	len = build(&c);
 	assert_true(len > 0);
 	t = disassemble("XSDT", len);
 	expect(t, "ACPI Table Address   1");
@@ -557,6 +636,19 @@ static void test_iasl_disassembles_every_table(void **state)
 	expect(t, "Memory32Fixed (ReadWrite,\n                    0xD0001000,");
 	expect(t, "Interrupt (ResourceConsumer, Edge, ActiveHigh, Exclusive, ,, )\n"
 		  "                {\n                    0x00000007,");
+	expect(t, "Device (VGEN)");
+	expect(t, "Name (_HID, \"LODG0001\")");
+	expect(t, "Name (_CID, \"VMGENCTR\")");
+	expect(t, "Method (ADDR, 0, NotSerialized)");
+	expect(t, "Return (Package (0x02)");
+	expect(t, "0x0009FC00");
+	expect(t, "Device (GED)");
+	expect(t, "Name (_HID, \"ACPI0013\" /* Generic Event Device */)");
+	expect(t, "Interrupt (ResourceConsumer, Edge, ActiveHigh, Exclusive, ,, )\n"
+		  "                {\n                    0x00000003,");
+	expect(t, "Method (_EVT, 1, NotSerialized)");
+	expect(t, "If ((Arg0 == 0x03))");
+	expect(t, "Notify (\\_SB.VGEN, 0x80)");
 	free(t);
 
 	/* The disassembly compiles back cleanly. */
@@ -587,12 +679,15 @@ static void test_iasl_madt_x2apic(void **state)
 static void test_acpiexec_evaluates_dsdt(void **state)
 {
 	struct acpi_config c = config(4, 2);
-	long len = build(&c);
+	long len;
 	const uint8_t *t;
 	char *out;
-	int rc;
+	const char *p;
+	int rc, notifies = 0;
 
 	(void)state;
+	with_vmgenid(&c, LAYOUT_VMGENID);
+	len = build(&c);
 	t = find_table("DSDT", len);
 	write_file("dsdt.dat", t, rd32(t + 4));
 	t = find_table("FACP", len);
@@ -600,7 +695,9 @@ static void test_acpiexec_evaluates_dsdt(void **state)
 	t = find_table("APIC", len);
 	write_file("apic.dat", t, rd32(t + 4));
 	rc = run_in_tmpdir("timeout 60 acpiexec -b 'evaluate \\_S5; evaluate \\_SB.V001._CRS; "
-			   "evaluate \\_SB.V001._UID; evaluate \\_SB.COM1._CRS' "
+			   "evaluate \\_SB.V001._UID; evaluate \\_SB.COM1._CRS; "
+			   "evaluate \\_SB.VGEN.ADDR; evaluate \\_SB.GED._CRS; "
+			   "evaluate \\_SB.GED._EVT 3; evaluate \\_SB.GED._EVT 4' "
 			   "dsdt.dat facp.dat apic.dat", "acpiexec.log");
 	out = read_text("acpiexec.log");
 	if (rc != 0 || strstr(out, "Exception") || strstr(out, "Error") ||
@@ -614,6 +711,17 @@ static void test_acpiexec_evaluates_dsdt(void **state)
 	expect(out, "0010: 01 06 00 00 00 79");
 	expect(out, "[Integer] = 0000000000000001");
 	expect(out, "47 01 F8 03 F8 03 01 08 22 10 00 79");
+	/* VGEN.ADDR: the ID's address as low and high halves. */
+	expect(out, "[Package] Contains 2 Elements:\n"
+		    "    [Integer] = 000000000009FC00\n"
+		    "    [Integer] = 0000000000000000");
+	/* GED: one Extended Interrupt on GSI 3; _EVT (3) notifies VGEN, _EVT (4) nothing. */
+	expect(out, "0000: 89 06 00 03 01 03 00 00 00 79");
+	expect(out, "Received a Device Notify on [VGEN]");
+	expect(out, "Value 0x80");
+	for (p = out; (p = strstr(p, "Notify on")); p++)
+		notifies++;
+	assert_int_equal(notifies, 1);
 	free(out);
 }
 
@@ -732,6 +840,50 @@ static void test_aml_integers_and_names(void **state)
 	assert_memory_equal(out, "\x0dLNRO0005\x00", 10);
 }
 
+/* Methods and the operators in them, against iasl's encodings of the same ASL. */
+static void test_aml_methods(void **state)
+{
+	/* Method (ADDR, 0, Serialized) { Return (Package (2) { 0x9fc00, Zero }) } */
+	static const char addr[] = "\x14\x10" "ADDR\x08\xa4\x12\x08\x02\x0c\x00\xfc\x09\x00\x00";
+	/* Method (_EVT, 1) { If (Arg0 == 3) { Notify (VGEN, 0x80) } } */
+	static const char evt[] = "\x14\x13_EVT\x01\xa0\x0c\x93\x68\x0a\x03\x86VGEN\x0a\x80";
+	uint8_t out[64];
+	struct aml a;
+
+	(void)state;
+	aml_init(&a, out, sizeof(out));
+	aml_method(&a, "ADDR", 0, true);
+	aml_return(&a);
+	aml_package(&a, 2);
+	aml_integer(&a, 0x9fc00);
+	aml_integer(&a, 0);
+	aml_end(&a);
+	aml_end(&a);
+	assert_int_equal(aml_finish(&a), sizeof(addr) - 1);
+	assert_memory_equal(out, addr, sizeof(addr) - 1);
+
+	aml_init(&a, out, sizeof(out));
+	aml_method(&a, "_EVT", 1, false);
+	aml_if(&a);
+	aml_lequal(&a);
+	aml_arg(&a, 0);
+	aml_integer(&a, 3);
+	aml_notify(&a, "VGEN", 0x80);
+	aml_end(&a);
+	aml_end(&a);
+	assert_int_equal(aml_finish(&a), sizeof(evt) - 1);
+	assert_memory_equal(out, evt, sizeof(evt) - 1);
+
+	/* Method flags: ArgCount 7 and SerializeFlag; Arg6 is the last ArgObj. */
+	aml_init(&a, out, sizeof(out));
+	aml_method(&a, "M", 7, true);
+	aml_return(&a);
+	aml_arg(&a, 6);
+	aml_end(&a);
+	assert_int_equal(aml_finish(&a), 9);
+	assert_memory_equal(out, "\x14\x08M___\x0f\xa4\x6e", 9);
+}
+
 static void test_aml_misuse_and_overflow(void **state)
 {
 	uint8_t *mem;
@@ -754,6 +906,21 @@ static void test_aml_misuse_and_overflow(void **state)
 	assert_int_equal(aml_finish(&a), -EINVAL);
 	aml_init(&a, NULL, 0);
 	aml_eisaid(&a, "PNP050G");
+	assert_int_equal(aml_finish(&a), -EINVAL);
+	aml_init(&a, NULL, 0);
+	aml_method(&a, "M", 8, false);                  /* ArgCount has 3 bits */
+	aml_end(&a);
+	assert_int_equal(aml_finish(&a), -EINVAL);
+	aml_init(&a, NULL, 0);
+	aml_arg(&a, 7);                                 /* Arg0..Arg6 only */
+	assert_int_equal(aml_finish(&a), -EINVAL);
+	aml_init(&a, NULL, 0);
+	aml_method(&a, "M", 1, false);
+	aml_if(&a);                                     /* never closed */
+	aml_end(&a);
+	assert_int_equal(aml_finish(&a), -EINVAL);
+	aml_init(&a, NULL, 0);
+	aml_notify(&a, "1BAD", 0x80);
 	assert_int_equal(aml_finish(&a), -EINVAL);
 
 	/* Every truncation reports -ENOSPC and stays inside its (exact-size) buffer. */
@@ -799,10 +966,13 @@ int main(void)
 		cmocka_unit_test(test_fadt_hardware_reduced),
 		cmocka_unit_test(test_dsdt_devices),
 		cmocka_unit_test(test_dsdt_without_com1),
+		cmocka_unit_test(test_dsdt_vmgenid),
+		cmocka_unit_test(test_dsdt_vmgenid_without_ged),
 		cmocka_unit_test(test_too_small_writes_nothing),
 		cmocka_unit_test(test_bad_config),
 		cmocka_unit_test(test_aml_pkglength_forms),
 		cmocka_unit_test(test_aml_integers_and_names),
+		cmocka_unit_test(test_aml_methods),
 		cmocka_unit_test(test_aml_misuse_and_overflow),
 	};
 	const struct CMUnitTest tool_tests[] = {

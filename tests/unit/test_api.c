@@ -91,7 +91,10 @@ static void test_routes_and_state(void **state)
 	       "{\"vcpu_count\":2,\"mem_size_mib\":64,\"smt\":false,\"track_dirty_pages\":false,"
 	       "\"huge_pages\":\"None\"}");
 	expect(a, "PUT", "/machine-config", "{\"vcpu_count\": 1, \"mem_size_mib\": 64, "
-	       "\"track_dirty_pages\": true}", 400, "not supported");
+	       "\"track_dirty_pages\": true}", 204, NULL);
+	expect(a, "GET", "/machine-config", NULL, 200, "\"track_dirty_pages\":true");
+	expect(a, "PUT", "/machine-config", "{\"vcpu_count\": 2, \"mem_size_mib\": 64}", 204, NULL);
+	expect(a, "GET", "/machine-config", NULL, 200, "\"track_dirty_pages\":false");
 	expect(a, "PATCH", "/vm", "{\"state\": \"Paused\"}", 400, API_MSG_PRE_BOOT);
 	expect(a, "GET", "/balloon/statistics", NULL, 400, API_MSG_PRE_BOOT);
 	expect(a, "GET", "/balloon", NULL, 400, "No balloon device found");
@@ -101,7 +104,17 @@ static void test_routes_and_state(void **state)
 	       "\"host_dev_name\": \"tap0\"}", 400, "[eth0] does not match the id from the body [eth1]");
 	expect(a, "PUT", "/network-interfaces/eth0", "{\"iface_id\": \"eth0\", "
 	       "\"host_dev_name\": \"tap0\", \"guest_mac\": \"06:00:00:00:00:01\"}", 204, NULL);
-	expect(a, "PUT", "/snapshot/load", "{\"snapshot_path\": \"x\"}", 400, "snapshots");
+	expect(a, "PUT", "/snapshot/load", "{\"snapshot_path\": \"x\"}", 400, "exactly one of");
+	expect(a, "PUT", "/snapshot/load", "{\"snapshot_path\": \"x\", \"mem_file_path\": \"y\", "
+	       "\"mem_backend\": {\"backend_type\": \"File\", \"backend_path\": \"y\"}}", 400,
+	       "exactly one of");
+	expect(a, "PUT", "/snapshot/load", "{\"snapshot_path\": \"x\", \"mem_backend\": "
+	       "{\"backend_type\": \"Disk\", \"backend_path\": \"y\"}}", 400, "backend_type");
+	expect(a, "PUT", "/snapshot/load", "{\"snapshot_path\": \"x\", \"mem_file_path\": \"y\", "
+	       "\"network_overrides\": [{\"iface_id\": \"eth0\"}]}", 400, "host_dev_name");
+	/* A network interface is configured: a load is refused as Firecracker refuses it. */
+	expect(a, "PUT", "/snapshot/load", "{\"snapshot_path\": \"x\", \"mem_file_path\": \"y\"}",
+	       400, "not allowed after configuring");
 	expect(a, "PUT", "/actions", "{\"action_type\": \"InstanceStart\"}", 400,
 	       "Cannot start microvm without kernel configuration.");
 	expect(a, "PUT", "/boot-source", "{\"kernel_image_path\": \"/proc/self/exe\"}", 204, NULL);

@@ -1,7 +1,8 @@
 /*
  * virtio-balloon's pure parts: queue numbering per negotiated features,
  * PFN checking and coalescing over fake guest memory, trimming to whole
- * pages, hole punching on a real memfd, and the statistics parser fed
+ * pages, hole punching on a real memfd (and MADV_DONTNEED on a private
+ * mapping), and the statistics parser fed
  * hostile buffers.
  */
 #include <setjmp.h>
@@ -198,7 +199,7 @@ static void test_punch_releases(void **state)
 	memset(m.host, 0xa5, 8 << 20);
 	assert_true(resident(&m, 4096));
 	/* Pages 1-3 and a part of page 4: only the whole pages go. */
-	assert_int_equal(balloon_punch(m.fd, false, 4096, 3 * 4096 + 100, &released), 0);
+	assert_int_equal(balloon_punch(&m, false, 4096, 3 * 4096 + 100, &released), 0);
 	assert_int_equal(released, 3 * 4096);
 	assert_false(resident(&m, 4096));
 	assert_false(resident(&m, 3 * 4096));
@@ -209,14 +210,37 @@ static void test_punch_releases(void **state)
 	assert_int_equal(m.host[4096 - 1], 0xa5);
 	/* Huge pages: 1 MiB releases nothing, [1 MiB, 5 MiB) releases [2, 4) MiB. */
 	released = 0;
-	assert_int_equal(balloon_punch(m.fd, true, 0, 1 << 20, &released), 0);
+	assert_int_equal(balloon_punch(&m, true, 0, 1 << 20, &released), 0);
 	assert_int_equal(released, 0);
-	assert_int_equal(balloon_punch(m.fd, true, 1 << 20, 4 << 20, &released), 0);
+	assert_int_equal(balloon_punch(&m, true, 1 << 20, 4 << 20, &released), 0);
 	assert_int_equal(released, 2 << 20);
 	assert_int_equal(m.host[(2 << 20) + 5], 0);
 	assert_int_equal(m.host[(4 << 20) + 5], 0xa5);
-	/* A bad fd is an error, not a crash. */
-	assert_int_equal(balloon_punch(-1, false, 0, 4096, &released), -EBADF);
+	/* A range outside the mapping is an error, not a crash. */
+	assert_int_equal(balloon_punch(&m, false, 8 << 20, 4096, &released), -EINVAL);
+	assert_int_equal(balloon_punch(&m, false, UINT64_MAX - 8191, 4096, &released), -EINVAL);
+	gmem_destroy(&m);
+}
+
+/* Restored RAM (a private mapping, no memfd): MADV_DONTNEED; released pages are marked dirty. */
+static void test_punch_private_mapping(void **state)
+{
+	struct gmem m;
+	uint64_t released = 0, bitmap[1] = { 0 };
+
+	(void)state;
+	assert_int_equal(gmem_init_private(&m, 256 << 10, -1), 0);
+	assert_int_equal(m.fd, -1);
+	assert_int_equal(gmem_track_dirty(&m, true), 0);
+	memset(m.host, 0xa5, 256 << 10);
+	assert_int_equal(balloon_punch(&m, false, 4096, 2 * 4096 + 10, &released), 0);
+	assert_int_equal(released, 2 * 4096);
+	assert_int_equal(m.host[4096], 0);              /* anonymous: refaults as zero */
+	assert_int_equal(m.host[2 * 4096 + 7], 0);
+	assert_int_equal(m.host[3 * 4096], 0xa5);
+	assert_int_equal(m.host[4095], 0xa5);
+	gmem_take_dirty(&m, bitmap);
+	assert_int_equal(bitmap[0], 0x6);               /* pages 1 and 2 */
 	gmem_destroy(&m);
 }
 
@@ -272,6 +296,7 @@ int main(void)
 		cmocka_unit_test(test_coalesce_across_calls),
 		cmocka_unit_test(test_trim),
 		cmocka_unit_test(test_punch_releases),
+		cmocka_unit_test(test_punch_private_mapping),
 		cmocka_unit_test(test_parse_stats),
 	};
 

@@ -17,6 +17,8 @@
 #include "arch/x86/layout.h"
 #include "devices/device.h"
 #include "devices/i8042.h"
+#include "state_fixture.h"
+#include "devices/vmgenid.h"
 #include "vmm/vm.h"
 
 static struct vm vm;
@@ -275,6 +277,247 @@ static void test_i8042_keyboard(void **state)
 	assert_int_equal(atomic_load(&vm.exit_status), VM_STATUS_OFF);
 }
 
+static void test_vmgenid(void **state)
+{
+	uint8_t id[VMGENID_SIZE], again[VMGENID_SIZE], zero[VMGENID_SIZE] = { 0 };
+
+	(void)state;
+	assert_int_equal(vm.acpi.vmgenid_addr, LAYOUT_VMGENID);
+	assert_int_equal(vm.acpi.ged_gsi, GSI_GED);
+	assert_int_equal(vmgenid_get(&vm, id), 0);
+	assert_memory_not_equal(id, zero, sizeof(id));  /* random: 2^-128 to fail */
+	assert_int_equal(gmem_read(&vm.mem, LAYOUT_VMGENID, again, sizeof(again)), 0);
+	assert_memory_equal(id, again, sizeof(id));
+	/* A restore draws a new ID; without KVM the GED interrupt then fails. */
+	assert_int_equal(vmgenid_restored(&vm), -EBADF);
+	assert_int_equal(vmgenid_get(&vm, again), 0);
+	assert_memory_not_equal(id, again, sizeof(id));
+}
+
+/* ---- Snapshot state: save, a fresh VM, restore, and the guest's view continues. ---- */
+
+static struct vm_device *dev_named(const char *name)
+{
+	for (unsigned i = 0; i < vm.ndevices; i++)
+		if (strcmp(vm.devices[i].desc->name, name) == 0)
+			return &vm.devices[i];
+	fail_msg("no device %s", name);
+	return NULL;
+}
+
+static int save_named(void *ctx, struct snap_writer *w, struct err *e)
+{
+	struct vm_device *d = dev_named(ctx);
+
+	assert_non_null(d->desc->save);
+	return d->desc->save(&vm, d->state, w, e);
+}
+
+/* Restore (len) bytes at (p) into device (name), as the core does (cursor checked done). */
+static int restore_named(const char *name, const uint8_t *p, size_t len, struct err *e)
+{
+	struct vm_device *d = dev_named(name);
+	struct snap_cursor c = state_fixture_cursor(p, len);
+	int r;
+
+	assert_non_null(d->desc->restore);
+	r = d->desc->restore(&vm, d->state, &c, e);
+	return r < 0 ? r : snap_cursor_done(&c, name, e);
+}
+
+/* Save device (name) and rebuild the VM from scratch, as a restore would. */
+static uint8_t *save_and_rebuild(const char *name, size_t *len)
+{
+	uint8_t *p = state_fixture_payload(save_named, (void *)name, len);
+
+	teardown(NULL);
+	setup(NULL);
+	return p;
+}
+
+/* Every prefix of (p) and (p) with a byte more are refused with -EINVAL. */
+static void assert_framing_checked(const char *name, const uint8_t *p, size_t len)
+{
+	uint8_t *longer = calloc(1, len + 1);
+	struct err e = { "" };
+
+	for (size_t n = 0; n < len; n++)
+		if (restore_named(name, p, n, &e) != -EINVAL)
+			fail_msg("%s: a state cut to %zu of %zu bytes was accepted", name, n, len);
+	memcpy(longer, p, len);
+	assert_int_equal(restore_named(name, longer, len + 1, &e), -EINVAL);
+	free(longer);
+}
+
+/* A guest mid-conversation with the UART: registers, FIFO and owed interrupt continue. */
+static void test_serial_state(void **state)
+{
+	struct err e = { "" };
+	uint8_t *p, *bad;
+	size_t len;
+
+	(void)state;
+	outb(PORT_COM1 + 3, 0x80);                      /* DLAB: divisor 12 */
+	outb(PORT_COM1, 0x0c);
+	outb(PORT_COM1 + 1, 0x00);
+	outb(PORT_COM1 + 3, 0x03);
+	outb(PORT_COM1 + 2, 0x01);                      /* FIFO on */
+	outb(PORT_COM1 + 7, 0x77);
+	outb(PORT_COM1 + 4, 0x10 | 0x0b);               /* loopback, OUT2, RTS, DTR */
+	outb(PORT_COM1, 'a');
+	outb(PORT_COM1, 'b');
+	outb(PORT_COM1, 'c');
+	assert_int_equal(inb(PORT_COM1), 'a');
+	outb(PORT_COM1 + 1, 0x03);                      /* RDI and THRI */
+	p = save_and_rebuild("serial", &len);
+	assert_int_equal(inb(PORT_COM1 + 5) & 1, 0);    /* a fresh UART: nothing received */
+	if (restore_named("serial", p, len, &e) < 0)
+		fail_msg("%s", e.msg);
+	assert_int_equal(inb(PORT_COM1 + 3), 0x03);
+	assert_int_equal(inb(PORT_COM1 + 1), 0x03);
+	assert_int_equal(inb(PORT_COM1 + 4), 0x1b);
+	assert_int_equal(inb(PORT_COM1 + 7), 0x77);
+	assert_int_equal(inb(PORT_COM1 + 5) & 1, 1);
+	assert_int_equal(inb(PORT_COM1 + 2), 0xc0 | 0x04);     /* FIFO, receive data first */
+	assert_int_equal(inb(PORT_COM1), 'b');
+	assert_int_equal(inb(PORT_COM1), 'c');
+	assert_int_equal(inb(PORT_COM1 + 5) & 1, 0);
+	assert_int_equal(inb(PORT_COM1 + 2), 0xc0 | 0x02);     /* then the owed THRE */
+	assert_int_equal(inb(PORT_COM1 + 2), 0xc0 | 0x01);
+	outb(PORT_COM1 + 3, 0x80);
+	assert_int_equal(inb(PORT_COM1), 0x0c);
+	outb(PORT_COM1 + 3, 0x03);
+	/* Hostile: out-of-range registers, an oversized FIFO, bad framing. */
+	bad = malloc(len);
+	memcpy(bad, p, len);
+	bad[0] = 0xff;                                  /* IER */
+	assert_int_equal(restore_named("serial", bad, len, &e), -EINVAL);
+	memcpy(bad, p, len);
+	bad[2] = 0x20;                                  /* MCR */
+	assert_int_equal(restore_named("serial", bad, len, &e), -EINVAL);
+	memcpy(bad, p, len);
+	bad[7] = 0x80;                                  /* flags */
+	assert_int_equal(restore_named("serial", bad, len, &e), -EINVAL);
+	memcpy(bad, p, len);
+	state_fixture_put32(bad, 8, 65);
+	assert_int_equal(restore_named("serial", bad, len, &e), -EINVAL);
+	assert_non_null(strstr(e.msg, "FIFO"));
+	assert_framing_checked("serial", p, len);
+	free(bad);
+	free(p);
+}
+
+/* The keyboard controller with bytes queued and commands half-sent. */
+static void test_i8042_state(void **state)
+{
+	struct err e = { "" };
+	uint8_t *p, *bad;
+	size_t len;
+
+	(void)state;
+	outb(PORT_I8042_CMD, 0x60);
+	outb(PORT_I8042_DATA, 0x61);                    /* XLATE, AUXDIS, KBDINT */
+	outb(PORT_I8042_DATA, 0xf2);                    /* GET ID: fa ab 41 */
+	assert_int_equal(kbd_read(), 0xfa);
+	outb(PORT_I8042_CMD, 0xd3);
+	outb(PORT_I8042_DATA, 0x99);                    /* AUX loopback byte queued */
+	outb(PORT_I8042_DATA, 0xed);                    /* SET LEDS: fa, parameter pending */
+	outb(PORT_I8042_CMD, 0xd2);                     /* write-keyboard-buffer: data pending */
+	p = save_and_rebuild("i8042", &len);
+	assert_int_equal(kbd_read(), -1);
+	if (restore_named("i8042", p, len, &e) < 0)
+		fail_msg("%s", e.msg);
+	assert_int_equal(inb(PORT_I8042_CMD) & 0x0d, 0x0d);     /* OBF, SYS, last write a command */
+	outb(PORT_I8042_DATA, 0x5a);                    /* the 0xd2's data byte */
+	outb(PORT_I8042_DATA, 0x02);                    /* the LEDs' parameter: acknowledged */
+	assert_int_equal(kbd_read(), 0xab);
+	assert_int_equal(kbd_read(), 0x41);
+	assert_int_equal(inb(PORT_I8042_CMD) & 0x20, 0x20);     /* next byte is AUX data */
+	assert_int_equal(kbd_read(), 0x99);
+	assert_int_equal(kbd_read(), 0xfa);
+	assert_int_equal(kbd_read(), 0x5a);
+	assert_int_equal(kbd_read(), 0xfa);
+	assert_int_equal(kbd_read(), -1);
+	outb(PORT_I8042_CMD, 0x20);
+	assert_int_equal(kbd_read(), 0x61);
+	/* Hostile values. */
+	bad = malloc(len);
+	memcpy(bad, p, len);
+	bad[0] = 0x01;                                  /* AUXDIS clear: never reachable */
+	assert_int_equal(restore_named("i8042", bad, len, &e), -EINVAL);
+	memcpy(bad, p, len);
+	bad[2] = 0x42;                                  /* no such two-byte command */
+	assert_int_equal(restore_named("i8042", bad, len, &e), -EINVAL);
+	memcpy(bad, p, len);
+	bad[3] = 0xf4;                                  /* a keyboard command with no parameter */
+	assert_int_equal(restore_named("i8042", bad, len, &e), -EINVAL);
+	memcpy(bad, p, len);
+	state_fixture_put32(bad, 4, 33);
+	assert_int_equal(restore_named("i8042", bad, len, &e), -EINVAL);
+	memcpy(bad, p, len);
+	bad[8 + 1] = 2;                                 /* AUX flag of the first byte */
+	assert_int_equal(restore_named("i8042", bad, len, &e), -EINVAL);
+	assert_framing_checked("i8042", p, len);
+	free(bad);
+	free(p);
+}
+
+/* fw_cfg: a read in progress goes on at the same offset. */
+static void test_fw_cfg_state(void **state)
+{
+	struct err e = { "" };
+	uint8_t sel[2] = { 0, 0 }, *p, bad[8];
+	size_t len;
+
+	(void)state;
+	bus_access(&vm.pio, PORT_FW_CFG, sel, 2, true);
+	assert_int_equal(inb(PORT_FW_CFG + 1), 'Q');
+	assert_int_equal(inb(PORT_FW_CFG + 1), 'E');
+	p = save_and_rebuild("fw_cfg", &len);
+	assert_int_equal(len, 8);
+	if (restore_named("fw_cfg", p, len, &e) < 0)
+		fail_msg("%s", e.msg);
+	assert_int_equal(inb(PORT_FW_CFG + 1), 'M');
+	assert_int_equal(inb(PORT_FW_CFG + 1), 'U');
+	assert_int_equal(inb(PORT_FW_CFG + 1), 0);
+	memcpy(bad, p, len);
+	state_fixture_put32(bad, 4, 5);                 /* past the 4-byte signature */
+	assert_int_equal(restore_named("fw_cfg", bad, len, &e), -EINVAL);
+	state_fixture_put32(bad, 0, 0x1234);            /* no such item */
+	state_fixture_put32(bad, 4, 0);
+	assert_int_equal(restore_named("fw_cfg", bad, len, &e), -EINVAL);
+	state_fixture_put32(bad, 0, 0x10000);
+	assert_int_equal(restore_named("fw_cfg", bad, len, &e), -EINVAL);
+	state_fixture_put32(bad, 0, UINT32_MAX);        /* nothing selected, yet an offset */
+	state_fixture_put32(bad, 4, 1);
+	assert_int_equal(restore_named("fw_cfg", bad, len, &e), -EINVAL);
+	state_fixture_put32(bad, 4, 0);
+	assert_int_equal(restore_named("fw_cfg", bad, len, &e), 0);
+	assert_framing_checked("fw_cfg", p, len);
+	free(p);
+}
+
+/* The PIT's state is whether KVM's PIT exists; creating it needs KVM, which is absent here. */
+static void test_pit_state(void **state)
+{
+	struct err e = { "" };
+	uint8_t *p, bad[4];
+	size_t len;
+
+	(void)state;
+	p = save_and_rebuild("pit", &len);
+	assert_int_equal(len, 4);
+	assert_int_equal(p[0], 0);                      /* never touched: not created */
+	assert_int_equal(restore_named("pit", p, len, &e), 0);
+	state_fixture_put32(bad, 0, 2);
+	assert_int_equal(restore_named("pit", bad, 4, &e), -EINVAL);
+	state_fixture_put32(bad, 0, 1);
+	assert_int_equal(restore_named("pit", bad, 4, &e), -EBADF);    /* KVM_CREATE_PIT2 on no VM */
+	assert_non_null(strstr(e.msg, "KVM_CREATE_PIT2"));
+	assert_framing_checked("pit", p, len);
+	free(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -285,6 +528,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_exit_ports, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_poweroff_and_reset, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_i8042_keyboard, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_serial_state, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_i8042_state, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fw_cfg_state, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pit_state, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_vmgenid, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -26,7 +26,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "state_fixture.h"
 #include "virtio/vsock.h"
+#include "vmm/vm.h"
 
 #define RAM_BASE 0x100000ull
 #define RAM_SIZE (8ull << 20)
@@ -793,6 +795,66 @@ static void test_transport_reset_event(void **state)
 	close(fd);
 }
 
+static int save_vsock(void *ctx, struct snap_writer *w, struct err *e)
+{
+	return virtio_save(ctx, w, e);
+}
+
+/*
+ * A snapshot restore: the transport state comes back, connections do not;
+ * the guest gets TRANSPORT_RESET once the I/O thread serves the restore's
+ * kicks (here: the test's kick), not during the restore itself.
+ */
+static void test_snapshot_restore(void **state)
+{
+	static struct vm vm;
+	struct fake *f = *state;
+	struct virtio_dev *d = &f->s->dev;
+	struct vring_used_elem e;
+	struct err err = { "" };
+	struct snap_cursor c;
+	uint32_t local, id = 0xffffffff;
+	uint64_t n;
+	uint8_t *p;
+	size_t len;
+	char buf[8];
+	int fd = host_flow(f, 5000, &local);
+
+	vm.mem = f->mem;
+	d->vm = &vm;
+	d->driver_features = VIRTIO_BIT(VIRTIO_F_VERSION_1) | VIRTIO_BIT(VIRTIO_VSOCK_F_STREAM);
+	for (unsigned q = 0; q < 3; q++)
+		d->kick_fd[q] = eventfd(0, EFD_NONBLOCK);
+	desc(f, VSOCK_Q_EVENT, 0, EVBUF_GPA(0), 4, VRING_DESC_F_WRITE);
+	offer(f, VSOCK_Q_EVENT, 0);
+	kick(f, VSOCK_Q_EVENT);
+	p = state_fixture_payload(save_vsock, d, &len);
+	c = state_fixture_cursor(p, len);
+	if (virtio_restore(d, &c, &err) < 0)
+		fail_msg("%s", err.msg);
+	assert_int_equal(snap_cursor_done(&c, "vsock", &err), 0);
+	assert_int_equal(host_recv(fd, buf, sizeof(buf)), 0);   /* the connection is gone */
+	assert_false(used(f, VSOCK_Q_EVENT, &e));               /* not yet told */
+	for (unsigned q = 0; q < 3; q++) {
+		assert_int_equal(read(d->kick_fd[q], &n, sizeof(n)), sizeof(n));
+		assert_int_equal(n, 1);
+	}
+	kick(f, VSOCK_Q_EVENT);
+	assert_true(used(f, VSOCK_Q_EVENT, &e));
+	memcpy(&id, host(f, EVBUF_GPA(0)), 4);
+	assert_int_equal(id, VSOCK_EVENT_TRANSPORT_RESET);
+	/* The rx queue's state came back: a new flow still reaches the guest. */
+	close(fd);
+	fd = host_flow(f, 5001, &local);
+	close(fd);
+	for (unsigned q = 0; q < 3; q++) {
+		close(d->kick_fd[q]);
+		d->kick_fd[q] = -1;
+	}
+	d->vm = NULL;
+	free(p);
+}
+
 /* Host connections beyond the limit are closed at once. */
 static void test_connection_limit(void **state)
 {
@@ -901,6 +963,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_flow_violations, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tx_waits_for_rx, setup_no_rx, teardown),
 		cmocka_unit_test_setup_teardown(test_transport_reset_event, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_snapshot_restore, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_connection_limit, setup, teardown),
 		cmocka_unit_test(test_socket_file_rules),
 	};

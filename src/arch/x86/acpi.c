@@ -259,6 +259,58 @@ static void dsdt_mmio_dev(struct aml *a, const struct acpi_mmio_dev *d, unsigned
 	aml_end(a);
 }
 
+/* The VMGenID device and the event that announces a new generation ID. */
+#define VGEN_PATH             "\\_SB.VGEN"
+#define VGEN_NOTIFY           0x80      /* device-specific (§5.6.6); Linux rereads on any value */
+
+/*
+ * Virtual Machine Generation ID (Microsoft's "Virtual Machine Generation ID"
+ * paper): a device with _CID "VMGENCTR" (which every Linux vmgenid driver,
+ * 5.18 on, matches as well as the older "VM_Gen_Counter") and an ADDR
+ * method that returns a Package of the low and high 32 bits of the ID's
+ * address. _HID is lodge's own (an ACPI ID needs one; nobody matches it).
+ */
+static void dsdt_vmgenid(struct aml *a, const struct acpi_config *cfg)
+{
+	aml_device(a, "VGEN");
+	aml_name(a, "_HID");
+	aml_string(a, "LODG0001");
+	aml_name(a, "_CID");
+	aml_string(a, "VMGENCTR");
+	aml_method(a, "ADDR", 0, false);
+	aml_return(a);
+	aml_package(a, 2);
+	aml_integer(a, (uint32_t)cfg->vmgenid_addr);
+	aml_integer(a, cfg->vmgenid_addr >> 32);
+	aml_end(a);
+	aml_end(a);
+	aml_end(a);
+}
+
+/*
+ * A Generic Event Device (§5.6.9): on its interrupt the OS evaluates
+ * _EVT (GSI), which notifies VGEN (§5.6.6) of a new generation ID.
+ */
+static void dsdt_ged(struct aml *a, const struct acpi_config *cfg)
+{
+	aml_device(a, "GED");
+	aml_name(a, "_HID");
+	aml_string(a, "ACPI0013");
+	aml_name(a, "_CRS");
+	aml_restemplate(a);
+	aml_res_ext_irq(a, AML_IRQ_CONSUMER | AML_IRQ_EDGE, cfg->ged_gsi);
+	aml_end(a);
+	aml_method(a, "_EVT", 1, false);
+	aml_if(a);
+	aml_lequal(a);
+	aml_arg(a, 0);
+	aml_integer(a, cfg->ged_gsi);
+	aml_notify(a, VGEN_PATH, VGEN_NOTIFY);
+	aml_end(a);
+	aml_end(a);
+	aml_end(a);
+}
+
 /* Differentiated System Description Table (§5.2.11.1): a header, then AML. */
 static long dsdt_build(struct acpi_ctx *c)
 {
@@ -281,6 +333,10 @@ static long dsdt_build(struct acpi_ctx *c)
 		dsdt_kbd(&a, cfg);
 	for (unsigned i = 0; i < cfg->nmmio; i++)
 		dsdt_mmio_dev(&a, &cfg->mmio[i], i);
+	if (cfg->vmgenid_addr)
+		dsdt_vmgenid(&a, cfg);
+	if (cfg->ged_gsi)
+		dsdt_ged(&a, cfg);
 	aml_end(&a);
 	n = aml_finish(&a);
 	if (n == -EINVAL)
@@ -465,6 +521,10 @@ static int acpi_config_check(const struct acpi_config *cfg, uint64_t gpa)
 		return -EINVAL;
 	if (cfg->nmmio > ACPI_MAX_MMIO_DEVS)
 		return -EINVAL;
+	if (cfg->vmgenid_addr % 8 || cfg->vmgenid_addr > UINT64_MAX - 15)
+		return -EINVAL;         /* 16 bytes, 8-byte aligned, that do not wrap */
+	if (cfg->ged_gsi && !cfg->vmgenid_addr)
+		return -EINVAL;         /* the GED's only event notifies VGEN */
 	for (unsigned i = 0; i < cfg->nmmio; i++) {
 		const struct acpi_mmio_dev *d = &cfg->mmio[i];
 

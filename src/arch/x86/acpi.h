@@ -34,6 +34,18 @@ struct acpi_config {
 	uint8_t kbd_irq;
 	unsigned nmmio;
 	struct acpi_mmio_dev mmio[ACPI_MAX_MMIO_DEVS];
+	/*
+	 * VMGenID: \_SB.VGEN (_CID "VMGENCTR") whose ADDR
+	 * method returns the guest address of the 16-byte generation ID,
+	 * 8-byte aligned; 0: no VGEN device.
+	 */
+	uint64_t vmgenid_addr;
+	/*
+	 * \_SB.GED, a Generic Event Device (ACPI0013) on this GSI (edge, active
+	 * high) whose event does Notify (\_SB.VGEN, 0x80); needs vmgenid_addr.
+	 * 0: no GED.
+	 */
+	uint32_t ged_gsi;
 };
 
 /*

@@ -19,12 +19,23 @@
 #define AML_SCOPE_OP        0x10
 #define AML_BUFFER_OP       0x11
 #define AML_PACKAGE_OP      0x12
+#define AML_METHOD_OP       0x14
 #define AML_DUAL_NAME       0x2e
 #define AML_MULTI_NAME      0x2f
 #define AML_EXT_OP_PREFIX   0x5b
 #define AML_EXT_DEVICE_OP   0x82
+#define AML_ARG0_OP         0x68        /* Arg0Op..Arg6Op: 0x68..0x6e */
+#define AML_NOTIFY_OP       0x86
+#define AML_LEQUAL_OP       0x93
+#define AML_IF_OP           0xa0
+#define AML_RETURN_OP       0xa4
 #define AML_ROOT_CHAR       '\\'
 #define AML_PARENT_CHAR     '^'
+
+/* MethodFlags (§20.2.5.2): ArgCount in bits 0-2, SerializeFlag in bit 3. */
+#define AML_METHOD_MAX_ARGS 7
+#define AML_METHOD_SERIAL   0x08
+#define AML_MAX_ARG         6           /* Arg6Op is the last ArgObj */
 
 /* Resource descriptor tags (§6.4.2 small, §6.4.3 large). */
 #define RES_IRQ_NOFLAGS     0x22        /* small item 0x04, length 2 */
@@ -282,6 +293,49 @@ void aml_package(struct aml *a, uint8_t nelems)
 	aml_byte(a, AML_PACKAGE_OP);
 	aml_open(a, AML_KIND_PKG);
 	aml_byte(a, nelems);
+}
+
+void aml_method(struct aml *a, const char *path, unsigned nargs, bool serialized)
+{
+	aml_byte(a, AML_METHOD_OP);
+	aml_open(a, AML_KIND_PKG);
+	aml_namestring(a, path);
+	if (nargs > AML_METHOD_MAX_ARGS)
+		aml_fail(a, -EINVAL);
+	aml_byte(a, (uint8_t)((nargs & AML_METHOD_MAX_ARGS) |
+			      (serialized ? AML_METHOD_SERIAL : 0)));
+}
+
+void aml_return(struct aml *a)
+{
+	aml_byte(a, AML_RETURN_OP);
+}
+
+void aml_if(struct aml *a)
+{
+	aml_byte(a, AML_IF_OP);
+	aml_open(a, AML_KIND_PKG);
+}
+
+void aml_lequal(struct aml *a)
+{
+	aml_byte(a, AML_LEQUAL_OP);
+}
+
+void aml_arg(struct aml *a, unsigned n)
+{
+	if (n > AML_MAX_ARG) {
+		aml_fail(a, -EINVAL);
+		return;
+	}
+	aml_byte(a, (uint8_t)(AML_ARG0_OP + n));
+}
+
+void aml_notify(struct aml *a, const char *path, uint8_t value)
+{
+	aml_byte(a, AML_NOTIFY_OP);
+	aml_namestring(a, path);
+	aml_integer(a, value);
 }
 
 void aml_restemplate(struct aml *a)

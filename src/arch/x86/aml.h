@@ -1,15 +1,24 @@
 /*
  * A small emitter of ACPI Machine Language (ACPI 6.4 §20.2), enough for a
- * DSDT that names devices with their _HID, _UID and _CRS. Writes go to a
- * caller buffer; writes that do not fit are dropped but still counted, so a
- * pass with no buffer measures the output. Objects with a PkgLength (Scope,
- * Device, Package, Buffer) are opened and then closed with aml_end(), which
+ * DSDT that names devices with their _HID, _UID and _CRS, and for small
+ * methods (Return, If, LEqual, Notify). Writes go to a caller buffer; writes
+ * that do not fit are dropped but still counted, so a pass with no buffer
+ * measures the output. Objects with a PkgLength (Scope, Device, Package,
+ * Buffer, Method, If) are opened and then closed with aml_end(), which
  * fills in the length; errors are sticky and reported by aml_finish().
+ * Operators take their operands from the calls that follow them.
  *
  *   aml_device(a, "V000");
  *     aml_name(a, "_HID"); aml_string(a, "LNRO0005");
  *     aml_name(a, "_CRS"); aml_restemplate(a);
  *       aml_res_mem32_fixed(a, true, base, size);
+ *     aml_end(a);
+ *   aml_end(a);
+ *
+ *   aml_method(a, "_EVT", 1, false);          Method (_EVT, 1)
+ *     aml_if(a); aml_lequal(a);               If (Arg0 == 3)
+ *       aml_arg(a, 0); aml_integer(a, 3);
+ *       aml_notify(a, "\\_SB.VGEN", 0x80);      Notify (\_SB.VGEN, 0x80)
  *     aml_end(a);
  *   aml_end(a);
  */
@@ -66,6 +75,30 @@ void aml_device(struct aml *a, const char *path);
 
 /* DefPackage (§20.2.5.4) of (nelems) data objects, emitted next; close with aml_end(). */
 void aml_package(struct aml *a, uint8_t nelems);
+
+/*
+ * DefMethod (§20.2.5.2) named (path) taking (nargs) 0..7 arguments,
+ * serialized or not, sync level 0; emit its body, then aml_end().
+ */
+void aml_method(struct aml *a, const char *path, unsigned nargs, bool serialized);
+
+/* DefReturn (§20.2.5.3); the caller emits the returned term next. */
+void aml_return(struct aml *a);
+
+/*
+ * DefIfElse without Else (§20.2.5.3); the caller emits the predicate, then
+ * the body, then aml_end().
+ */
+void aml_if(struct aml *a);
+
+/* DefLEqual (§20.2.5.4); the caller emits the two operands next. */
+void aml_lequal(struct aml *a);
+
+/* ArgObj (§20.2.6.1): Arg0..Arg6 of the enclosing method, (n) 0..6. */
+void aml_arg(struct aml *a, unsigned n);
+
+/* DefNotify (§20.2.5.3): Notify ((path), (value)) (§5.6.6). */
+void aml_notify(struct aml *a, const char *path, uint8_t value);
 
 /*
  * A Buffer holding a resource template (§6.4): emit descriptors with the

@@ -18,6 +18,8 @@
 #define LAYOUT_MBI            0x30000ULL    /* multiboot info, mmap, module list, strings */
 #define LAYOUT_MBI_SIZE       0x10000ULL
 #define LAYOUT_EBDA           0x9fc00ULL    /* RAM ends here in low memory; reserved above */
+#define LAYOUT_VMGENID        0x9fc00ULL    /* VMGenID: the 16-byte generation ID (reserved RAM) */
+#define LAYOUT_VMGENID_SIZE   16ULL
 #define LAYOUT_ACPI           0xe0000ULL    /* RSDP (16-byte aligned, found by legacy scan) and tables */
 #define LAYOUT_ACPI_END       0x100000ULL
 #define LAYOUT_HIGH_MEM       0x100000ULL   /* 1 MiB: first byte of "high" RAM */
@@ -45,6 +47,9 @@
 #define ACPI_SLP_TYP_MASK     0x7
 #define ACPI_SLP_EN           0x20
 #define ACPI_S5_TYP           5             /* the value in the DSDT's \_S5 package */
+
+/* The ACPI Generic Event Device's interrupt: IOAPIC pin 3, COM2's ISA line, unused. */
+#define GSI_GED               3
 
 /* First GSI for virtio-mmio devices (IOAPIC pins 0-4 are legacy ISA). */
 #define GSI_VIRTIO_BASE       5

@@ -1,3 +1,5 @@
+# needs: full-kvm  (on kvm_pvm, SYSCALL from ring 3 arrives at LSTAR still at CPL 3:
+# the fetch of syscall_entry, a supervisor page, faults with err=0x5; seen 2026-12-02)
 # ring3: guest code runs in ring 3 and returns through syscall; a ring-3 read
 # of a supervisor page faults with the user bit set; cli in ring 3 is #GP.
 lodge_run --kernel "$GUESTS/ring3.elf" --cmdline "" --cpus 1 --memory 64
