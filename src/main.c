@@ -354,7 +354,7 @@ static int cmd_restore(int argc, char **argv)
 			vm_destroy(&vm);
 	}
 	if (r < 0) {
-		fprintf(stderr, "lodge: %s: %s\n", a.state_path, e.msg);
+		fprintf(stderr, "lodge: restore: %s\n", e.msg);
 		snapshot_load_close(&ld);
 		return VM_STATUS_USAGE;
 	}

@@ -6,7 +6,9 @@
  *
  * Restore order follows what KVM needs: CPUID before anything (it sizes
  * XSAVE and decides which MSRs exist), special registers before MSRs
- * (EFER, APIC base), MSRs before the LAPIC, events last.
+ * (EFER, APIC base), MSRs before the LAPIC, the TSC deadline again after
+ * the LAPIC (KVM ignores it while the timer is not in deadline mode),
+ * events last.
  */
 #include "kvm/vcpu.h"
 
@@ -411,6 +413,90 @@ static int restore_msrs(struct vcpu *c, const struct vcpu_recs *v, struct err *e
 	return r;
 }
 
+#define MSR_IA32_TSC 0x10
+#define MSR_IA32_TSC_DEADLINE 0x6e0
+
+/* The vCPU's TSC as the guest reads it now; 0 when unreadable. */
+static uint64_t guest_tsc(struct vcpu *c)
+{
+	struct {
+		struct kvm_msrs hdr;
+		struct kvm_msr_entry e;
+	} m = { .hdr.nmsrs = 1, .e.index = MSR_IA32_TSC };
+
+	return ioctl(c->fd, KVM_GET_MSRS, &m.hdr) == 1 ? m.e.data : 0;
+}
+
+/*
+ * KVM takes a host write of IA32_TSC within a second of the TSC it expects
+ * for a new vCPU as a request to synchronise with the other vCPUs, and then
+ * keeps its own value: a snapshot taken early in a guest's life would come
+ * back with its TSC reset, and the guest's clock would go backwards. Where
+ * that happened, move the vCPU's TSC offset (KVM_VCPU_TSC_OFFSET) so that
+ * the TSC continues from (saved).
+ */
+static int restore_tsc(struct vcpu *c, uint64_t saved, struct err *e)
+{
+	uint64_t now = guest_tsc(c), offset;
+	struct kvm_device_attr attr = {
+		.group = KVM_VCPU_TSC_CTRL,
+		.attr = KVM_VCPU_TSC_OFFSET,
+		.addr = (uintptr_t)&offset,
+	};
+
+	if (now >= saved)
+		return 0;
+	if (ioctl(c->fd, KVM_HAS_DEVICE_ATTR, &attr) < 0 ||
+	    ioctl(c->fd, KVM_GET_DEVICE_ATTR, &attr) < 0) {
+		log_warn("snapshot", "vCPU %u: KVM kept its own TSC (0x%" PRIx64 " for the snapshot's "
+			 "0x%" PRIx64 ") and has no KVM_VCPU_TSC_OFFSET to correct it", c->id, now, saved);
+		return 0;
+	}
+	offset += saved - now;
+	if (ioctl(c->fd, KVM_SET_DEVICE_ATTR, &attr) < 0)
+		return errf(e, -errno, "vCPU %u: KVM_VCPU_TSC_OFFSET: %s", c->id, strerror(errno));
+	log_debug("snapshot", "vCPU %u: TSC offset moved by 0x%" PRIx64, c->id, saved - now);
+	return 0;
+}
+
+/* The saved value of MSR (index), if there (the MSR record is already checked). */
+static bool saved_msr(const struct vcpu_recs *v, uint32_t index, uint64_t *value)
+{
+	uint32_t n;
+
+	memcpy(&n, v->p[REC_MSRS], 4);
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t x;
+
+		memcpy(&x, v->p[REC_MSRS] + 4 + i * 16, 4);
+		if (x == index) {
+			memcpy(value, v->p[REC_MSRS] + 4 + i * 16 + 8, 8);
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * KVM drops a TSC-deadline write while the LAPIC timer is not in deadline
+ * mode: once the LAPIC is back, write the deadline again.
+ */
+static int restore_tsc_deadline(struct vcpu *c, const struct vcpu_recs *v, struct err *e)
+{
+	struct {
+		struct kvm_msrs hdr;
+		struct kvm_msr_entry e;
+	} m = { .hdr.nmsrs = 1, .e.index = MSR_IA32_TSC_DEADLINE };
+	uint64_t deadline;
+
+	if (!saved_msr(v, MSR_IA32_TSC_DEADLINE, &deadline) || deadline == 0)
+		return 0;
+	m.e.data = deadline;
+	if (ioctl(c->fd, KVM_SET_MSRS, &m.hdr) != 1)
+		return errf(e, -EINVAL, "vCPU %u: the TSC deadline could not be restored", c->id);
+	return 0;
+}
+
 int vcpu_restore(struct vcpu *c, struct snap_cursor *cur, struct err *e)
 {
 	struct vcpu_recs v;
@@ -460,6 +546,12 @@ int vcpu_restore(struct vcpu *c, struct snap_cursor *cur, struct err *e)
 		r = set_fixed(c, KVM_SET_XCRS, v.p[REC_XCRS], sizeof(struct kvm_xcrs), "KVM_SET_XCRS", e);
 	if (r == 0)
 		r = restore_msrs(c, &v, e);
+	if (r == 0) {
+		uint64_t tsc;
+
+		if (saved_msr(&v, MSR_IA32_TSC, &tsc))
+			r = restore_tsc(c, tsc, e);
+	}
 	if (r == 0)
 		r = need(c, &v, REC_MPSTATE, sizeof(struct kvm_mp_state), e);
 	if (r == 0)
@@ -470,6 +562,8 @@ int vcpu_restore(struct vcpu *c, struct snap_cursor *cur, struct err *e)
 	if (r == 0)
 		r = set_fixed(c, KVM_SET_LAPIC, v.p[REC_LAPIC], sizeof(struct kvm_lapic_state),
 			      "KVM_SET_LAPIC", e);
+	if (r == 0)
+		r = restore_tsc_deadline(c, &v, e);
 	if (r == 0)
 		r = need(c, &v, REC_EVENTS, sizeof(struct kvm_vcpu_events), e);
 	if (r == 0)
