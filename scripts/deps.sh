@@ -3,7 +3,7 @@
 # Usage: scripts/deps.sh [build|test|bench]   (default: test, which includes build)
 set -eu
 
-build_pkgs="gcc make meson ninja-build pkg-config libjansson-dev liburing-dev libmicrohttpd-dev libxxhash-dev binutils"
+build_pkgs="gcc make meson ninja-build pkg-config libjansson-dev liburing-dev libmicrohttpd-dev libxxhash-dev libcurl4-openssl-dev binutils"
 # clang + libclang-rt-dev: the libFuzzer harnesses (-fsanitize=fuzzer lives in libclang-rt).
 test_pkgs="libcmocka-dev libyaml-dev curl acpica-tools qemu-system-x86 busybox-static cpio lz4 ca-certificates clang libclang-rt-dev"
 bench_pkgs="hyperfine"

@@ -8,6 +8,7 @@
 #include <sys/mman.h>
 
 #include "api/api.h"
+#include "snapshot/client.h"
 #include "snapshot/snapshot.h"
 #include "util/log.h"
 #include "vmm/config.h"
@@ -29,6 +30,7 @@ static const char usage_text[] =
 	"                 [--paused] [--track-dirty-pages] [--net-override IFACE=TAP]...\n"
 	"                 [--drive-override DRIVE=PATH]... [--vsock-override UDS_PATH]\n"
 	"                 [--log-level LEVEL]\n"
+	"       lodge snapshot create --api-sock PATH --state FILE --mem FILE [--diff]\n"
 	"       lodge snapshot info STATE\n"
 	"       lodge snapshot merge BASE_MEM DIFF_MEM\n"
 	"       lodge --api-sock PATH [--config-file FILE] [--no-api] [--id ID]\n"
@@ -367,19 +369,56 @@ static int cmd_restore(int argc, char **argv)
 	return status;
 }
 
-/* `lodge snapshot info|merge ...`: offline work on snapshot files. */
+/* `lodge snapshot create --api-sock PATH --state FILE --mem FILE [--diff]`. */
+static int snapshot_create_cmd(int argc, char **argv, struct err *e)
+{
+	static const struct option opts[] = {
+		{ "api-sock", required_argument, NULL, 's' },
+		{ "state", required_argument, NULL, 't' },
+		{ "mem", required_argument, NULL, 'm' },
+		{ "diff", no_argument, NULL, 'd' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *sock = NULL, *state = NULL, *mem = NULL;
+	bool diff = false;
+	int opt;
+
+	opterr = 0;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (opt) {
+		case 's': sock = optarg; break;
+		case 't': state = optarg; break;
+		case 'm': mem = optarg; break;
+		case 'd': diff = true; break;
+		default:
+			return errf(e, -EINVAL, "snapshot create: unknown or incomplete option '%s'",
+				    argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return errf(e, -EINVAL, "snapshot create: unexpected argument '%s'", argv[optind]);
+	if (!sock || !state || !mem)
+		return errf(e, -EINVAL, "snapshot create needs --api-sock PATH, --state FILE and --mem FILE");
+	return snapshot_client_create(sock, diff, state, mem, e);
+}
+
+/* `lodge snapshot create|info|merge ...`. */
 static int cmd_snapshot(int argc, char **argv)
 {
 	struct err e = { "" };
 	int r;
 
-	if (argc == 3 && strcmp(argv[1], "info") == 0)
+	if (argc >= 2 && strcmp(argv[1], "create") == 0)
+		r = snapshot_create_cmd(argc - 1, argv + 1, &e);
+	else if (argc == 3 && strcmp(argv[1], "info") == 0)
 		r = snapshot_info(argv[2], &e);
 	else if (argc == 4 && strcmp(argv[1], "merge") == 0)
 		r = snapshot_merge(argv[2], argv[3], &e);
 	else
-		r = errf(&e, -EINVAL, "usage: lodge snapshot info STATE | lodge snapshot merge "
-			 "BASE_MEM DIFF_MEM (snapshots are taken through the API: docs/SNAPSHOTS.md)");
+		r = errf(&e, -EINVAL, "usage: lodge snapshot create --api-sock PATH --state FILE "
+			 "--mem FILE [--diff] | lodge snapshot info STATE | lodge snapshot merge "
+			 "BASE_MEM DIFF_MEM");
 	if (r < 0) {
 		fprintf(stderr, "lodge: %s\n", e.msg);
 		return VM_STATUS_USAGE;

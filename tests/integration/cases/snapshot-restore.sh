@@ -1,6 +1,7 @@
 # Snapshot and restore: the workload (ring-3 work, virtio-blk I/O in flight,
 # LAPIC timer and blk interrupts) is paused mid-run and snapshotted through
-# the API; the original VM resumes and finishes; new lodge processes restore
+# the API, later again with `lodge snapshot create`; the original VM resumes
+# and finishes; new lodge processes restore
 # the snapshot with each memory backend (file, lodge's userfaultfd, an
 # external userfaultfd handler over Firecracker's handshake) and through PUT
 # /snapshot/load, paused, then resumed. Every one ends with the result of an
@@ -11,12 +12,29 @@
 snap_reference
 snap_boot
 snap_take 4 Full full
+# The command line's client of the API: a paused VM stays paused.
+wait_out "^snapshot: phase 7 " 60 "the guest never reached phase 7"
+expect_api PATCH /vm '{"state": "Paused"}' 204
+cp "$TMP/disk.img" "$TMP/cli.img"
+"$LODGE" snapshot create --api-sock "$SOCK" --state "$TMP/cli.state" --mem "$TMP/cli.mem" ||
+	fail "lodge snapshot create failed"
+expect_api GET / "" 200
+grep -q '"state":"Paused"' "$TMP/resp" || fail "lodge snapshot create resumed a VM it had not paused"
+"$LODGE" snapshot create --api-sock "$SOCK" --state "$TMP/no/such/dir" --mem "$TMP/x.mem" 2> "$TMP/cli.err" &&
+	fail "lodge snapshot create into a missing directory succeeded"
+grep -q 'No such file or directory' "$TMP/cli.err" || { cat "$TMP/cli.err"; fail "the client's error does not say why"; }
+expect_api PATCH /vm '{"state": "Resumed"}' 204
 wait_lodge
 [ "$STATUS" -eq 1 ] || { show_output; fail "the snapshotted VM ended with $STATUS"; }
 expect_result "$TMP/out" "the snapshotted VM, resumed"
 lodge_cmd snapshot info "$TMP/full.state"
 expect_status 0
 expect_out '^memory: full, 67108864 bytes$'
+
+cp "$TMP/cli.img" "$TMP/r.img"
+lodge_run --restore "$TMP/cli.state" --mem "$TMP/cli.mem" --drive-override "d0=$TMP/r.img"
+expect_status 1
+expect_result "$TMP/out" "restored from lodge snapshot create"
 
 for backend in file uffd; do
 	cp "$TMP/full.img" "$TMP/r.img"
