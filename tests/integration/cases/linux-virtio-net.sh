@@ -1,4 +1,4 @@
-# needs: full-kvm, root, busybox, the tun module (a tap in a network namespace of its own)
+# needs: full-kvm, root, busybox, the tun and bridge modules (taps in a network namespace of its own)
 # Linux's virtio_net against lodge's virtio-net on a host tap. The case makes
 # a network namespace holding a tap (10.0.2.1/24) and a busybox httpd, runs
 # lodge in it, and boots Linux twice (tests/linux/scripts/net.sh checks the
@@ -11,7 +11,8 @@
 #      ends (VIRTIO_NET_F_MTU), and rx/tx rate limiters that must throttle;
 # then the freestanding guest virtio-net.elf answers the host's pings with
 # no mergeable buffers (a header and a data descriptor per receive chain)
-# and no EVENT_IDX, and lodge refuses taps that are missing or not taps.
+# and no EVENT_IDX; with two NICs on two taps bridged on the host, it pings
+# itself from NIC 0 to NIC 1; lodge refuses taps that are missing or not taps.
 # The namespace, the tap, httpd and the pinger go away at the end, also on
 # failure.
 . "$LINUX/case-lib.sh"
@@ -30,6 +31,7 @@ net_cleanup() {
 	[ -z "$httpd" ] || kill "$httpd" 2> /dev/null
 	if [ -n "$ns" ]; then
 		busybox nsenter -t "$ns" -n busybox tunctl -d "$tap" > /dev/null 2>&1
+		busybox nsenter -t "$ns" -n busybox tunctl -d "${tap}b" > /dev/null 2>&1
 		kill "$ns" 2> /dev/null
 	fi
 	pinger="" httpd="" ns=""
@@ -162,6 +164,33 @@ expect_out "virtio-net: nic 0 mac $mac ip 10.0.2.2, mrg_rxbuf off, event_idx off
 expect_out 'virtio-net: answered [1-9][0-9]* ARP requests, [3-9] echo requests'
 expect_out 'virtio-net: all checks passed'
 expect_err "virtio-net net0: rx [1-9][0-9]* frames [0-9]+ bytes 0 dropped"
+
+# 4: two NICs on lodge: a second tap, both taps in a bridge; the guest's NIC 0
+# ARPs for and pings NIC 1 through the host (guest -> tap0 -> bridge -> tap1 -> guest).
+inns busybox tunctl -t "${tap}b" > /dev/null || fail "tunctl -t ${tap}b failed"
+modprobe bridge 2> /dev/null
+inns busybox brctl addbr lodgebr0 || fail "brctl addbr failed (no bridge module?)"
+inns busybox ip link set "$tap" mtu 1500
+for t in "$tap" "${tap}b"; do
+	inns busybox ip addr flush dev "$t"
+	inns busybox brctl addif lodgebr0 "$t" || fail "brctl addif lodgebr0 $t failed"
+	inns busybox ip link set "$t" up
+done
+inns busybox ip link set lodgebr0 up
+mac1=06:00:0a:00:02:03
+lodge_run --kernel "$GUESTS/virtio-net.elf" --memory 64 \
+	--cmdline "loopback=1 pings=4 ip=10.0.4.2 mac=$mac mac1=$mac1" \
+	--net "$tap,guest_mac=$mac" --net "${tap}b,guest_mac=$mac1" --log-level info
+inns busybox ip link set lodgebr0 down
+inns busybox brctl delbr lodgebr0
+inns busybox tunctl -d "${tap}b" > /dev/null
+expect_status 1
+expect_out "virtio-net: nic 0 mac $mac ip 10.0.4.2"
+expect_out '^virtio-net: nic 1 answered ARP for 10.0.4.3$'
+expect_out '^virtio-net: 4 echo replies received$'
+expect_out '^virtio-net: all checks passed$'
+expect_err "virtio-net net0: rx [1-9][0-9]* frames [0-9]+ bytes 0 dropped"
+expect_err "virtio-net net1: rx [1-9][0-9]* frames [0-9]+ bytes 0 dropped"
 
 # lodge attaches only to existing taps.
 lodge_run --kernel "$GUESTS/hello.elf" --net nosuchtap0
