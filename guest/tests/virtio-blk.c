@@ -18,6 +18,13 @@
  *                   WRITE_ZEROES [S+C, S+2C) and DISCARD [S+2C, S+3C) if offered
  *   wsector=S wcount=C   (defaults 64 and 8)
  *   discard_zeroes=1     discarded sectors must read back as zeros
+ *   resize=N        after the other tests, print "virtio-blk: waiting for a capacity
+ *                   change", wait (up to resize_ms, default 30000) for a configuration
+ *                   change interrupt: disk 0's capacity must then be N sectors, its
+ *                   last sector disk 0's pattern, the one after it IOERR (the host
+ *                   swapped in another image: PATCH /drives)
+ *   limited_reads=N min_ms=M   then N single-sector reads must take at least M ms
+ *                   (the host gave the drive a rate limiter with the new image)
  */
 #include "guest.h"
 #include "virtio.h"
@@ -372,6 +379,53 @@ static void test_write(struct disk *k)
 	}
 }
 
+/* Wait for a configuration change interrupt and check the new capacity (resize=N). */
+static void test_resize(struct disk *k, uint64_t want)
+{
+	struct vblk *b = &k->b;
+	unsigned before = b->dev->config_irqs;
+	uint64_t end = virtio_ms() + cmdline_get_u64("resize_ms", 30000), cap;
+
+	GUEST_ASSERT(!poll);
+	printf("virtio-blk: waiting for a capacity change (%llu sectors now)\n",
+	       (unsigned long long)b->capacity);
+	for (;;) {
+		unsigned seen = b->dev->irqs;   /* before the check: no interrupt slips by */
+		uint64_t now = virtio_ms();
+
+		if (b->dev->config_irqs != before)
+			break;
+		if (now >= end)
+			guest_fail(__FILE__, __LINE__, "no configuration change interrupt");
+		virtio_wait_irqs(b->dev, seen + 1, (unsigned)(end - now));
+	}
+	cap = virtio_cfg_read64(b->dev, VIRTIO_BLK_CFG_CAPACITY);
+	printf("virtio-blk: configuration change: capacity %llu sectors (was %llu)\n",
+	       (unsigned long long)cap, (unsigned long long)b->capacity);
+	GUEST_ASSERT_EQ(cap, want);
+	b->capacity = cap;
+	GUEST_ASSERT_EQ(vblk_read(b, cap - 1, big, SECTOR), VIRTIO_BLK_S_OK);
+	check_sectors(big, k->id, cap - 1, 1, false, "last sector after the change");
+	GUEST_ASSERT_EQ(vblk_read(b, cap, big, SECTOR), VIRTIO_BLK_S_IOERR);
+	puts("virtio-blk: new capacity: last sector matches, the next one is IOERR");
+}
+
+/* limited_reads=N min_ms=M: N single-sector reads take at least M ms. */
+static void test_limited(struct disk *k, uint64_t n, uint64_t min_ms)
+{
+	struct vblk *b = &k->b;
+	uint64_t t0 = virtio_ms(), ms;
+
+	for (uint64_t i = 0; i < n; i++) {
+		GUEST_ASSERT_EQ(vblk_read(b, i % b->capacity, big, SECTOR), VIRTIO_BLK_S_OK);
+		check_sectors(big, k->id, i % b->capacity, 1, false, "rate-limited read");
+	}
+	ms = virtio_ms() - t0;
+	printf("virtio-blk: %llu rate-limited reads took %llu ms\n", (unsigned long long)n,
+	       (unsigned long long)ms);
+	GUEST_ASSERT(ms >= min_ms);
+}
+
 /* Read sector 0 of (k) to learn its pattern index; check the capacity. */
 static void identify(struct disk *k, unsigned i)
 {
@@ -447,6 +501,11 @@ int guest_main(void)
 		test_read_only(main_disk);
 	else if (cmdline_flag("write"))
 		test_write(main_disk);
+	if (cmdline_get_u64("resize", 0))
+		test_resize(main_disk, cmdline_get_u64("resize", 0));
+	if (cmdline_get_u64("limited_reads", 0))
+		test_limited(main_disk, cmdline_get_u64("limited_reads", 0),
+			     cmdline_get_u64("min_ms", 0));
 	for (unsigned i = 0; i < ndisks; i++) {
 		struct disk *k = &disks[i];
 

@@ -49,7 +49,9 @@ struct api {
 	pthread_mutex_t lock;           /* state changes, cfg, the settings below */
 	pthread_cond_t cond;            /* state changed */
 	_Atomic int state;              /* enum api_state; written with (lock) held */
-	struct vm_config cfg;           /* edited before start; read-only once the VM exists */
+	struct vm_config cfg;           /* edited before start; once the VM exists only by the
+					   live updates (PATCH drives, network-interfaces,
+					   balloon/statistics), after the device took them */
 	struct vm *vm;                  /* built by InstanceStart or PUT /snapshot/load */
 	struct snapshot_load *restore;  /* the snapshot (vm) was loaded from, freed after it */
 	_Atomic(struct vm *) live_vm;   /* (vm) once it runs, for readers without (lock) */

@@ -1,7 +1,8 @@
 /*
  * The endpoints that read the instance or act on the running VM: instance
- * info, version, the full config, actions, pause/resume, the balloon, and
- * the answers for what lodge does not have (always a 400 that says so).
+ * info, version, the full config, actions, pause/resume, the balloon, live
+ * drive and interface updates, snapshots, and the answers for what lodge
+ * does not have (always a 400 that says so).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -12,6 +13,8 @@
 #include "devices/i8042.h"
 #include "snapshot/snapshot.h"
 #include "virtio/balloon.h"
+#include "virtio/blk.h"
+#include "virtio/net.h"
 #include "vmm/config_json.h"
 #include "vmm/config_json_out.h"
 #include "vmm/vm.h"
@@ -223,23 +226,58 @@ void api_patch_balloon_stats(struct api *a, const struct api_call *c, struct api
 	} else if ((cur == 0) != (v == 0)) {
 		api_fault(r, 400, "Balloon update error: Statistics cannot be enabled/disabled "
 			  "after activation.");
-	} else if (v != cur) {
-		api_fault(r, 400, "changing the statistics interval of a running balloon is not "
-			  "supported by this lodge yet (it polls every %llu s)",
-			  (unsigned long long)cur);
+	} else if (v != cur && balloon_set_stats_interval(live_balloon(a), v) < 0) {
+		api_fault(r, 400, "Balloon update error: the statistics interval cannot become %llu s",
+			  (unsigned long long)v);
 	} else {
+		a->cfg.balloon.stats_interval_s = v;    /* GET /vm/config and snapshots show it */
 		api_ok(r);
 	}
 }
 
 /* ---- Live changes to devices. ---- */
 
+/*
+ * (out) = (cur) changed by the RateLimiter object (key) of (body), as
+ * Firecracker updates one: a bucket left out (or null) stays as it is, a
+ * bucket given replaces it ({"size": 0, "refill_time": 0} turns it off).
+ * 1 when (key) is given, 0 when not (or null), -EINVAL with (e).
+ */
+static int patch_limiter(json_t *body, const char *where, const char *key,
+			 const struct rate_limiter_config *cur, struct rate_limiter_config *out,
+			 struct err *e)
+{
+	json_t *o = json_object_get(body, key);
+	struct rate_limiter_config given;
+	int r;
+
+	*out = *cur;
+	if (!o || json_is_null(o))
+		return 0;
+	r = cfg_get_limiter(body, where, key, &given, e);
+	if (r < 0)
+		return r;
+	if (json_object_get(o, "bandwidth") && !json_is_null(json_object_get(o, "bandwidth")))
+		out->bandwidth = given.bandwidth;
+	if (json_object_get(o, "ops") && !json_is_null(json_object_get(o, "ops")))
+		out->ops = given.ops;
+	return 1;
+}
+
+/*
+ * PATCH /drives/{id} (Firecracker's PartialDrive): a new path_on_host is
+ * opened and swapped in even when it is the same path (the file may have
+ * grown); the guest gets a configuration change interrupt.
+ */
 void api_patch_drive(struct api *a, const struct api_call *c, struct api_response *r)
 {
 	static const char *const keys[] = { "drive_id", "path_on_host", "rate_limiter", NULL };
 	struct err e = { "" };
-	const struct drive_config *d = NULL;
+	struct drive_config *d = NULL;
 	json_t *path = json_object_get(c->body, "path_on_host");
+	struct rate_limiter_config rl;
+	char where[96], *copy = NULL;
+	int has_rl;
 
 	if (api_check_keys(c->body, "drives", keys, &e) < 0) {
 		api_fault_err(r, &e);
@@ -255,21 +293,51 @@ void api_patch_drive(struct api *a, const struct api_call *c, struct api_respons
 			d = &a->cfg.drives[i];
 	if (!d) {
 		api_fault(r, 400, "Drive config error: no drive '%s'", c->id);
-	} else if ((path && !(json_is_string(path) && strcmp(json_string_value(path), d->path) == 0)) ||
-		   json_object_get(c->body, "rate_limiter")) {
-		api_fault(r, 400, "Drive config error: changing path_on_host or the rate limiter of a "
-			  "running drive is not supported by this lodge yet");
-	} else {
-		api_ok(r);      /* nothing to change */
+		return;
 	}
+	snprintf(where, sizeof(where), "drives/%s", c->id);
+	if (path && (!json_is_string(path) || !*json_string_value(path))) {
+		api_fault(r, 400, "%s.path_on_host: expected a non-empty string", where);
+		return;
+	}
+	has_rl = patch_limiter(c->body, where, "rate_limiter", &d->limiter, &rl, &e);
+	if (has_rl < 0) {
+		api_fault_err(r, &e);
+		return;
+	}
+	if (!path && !has_rl) {
+		api_ok(r);      /* nothing to change */
+		return;
+	}
+	if (path && !(copy = strdup(json_string_value(path)))) {
+		api_fault(r, 500, "out of memory");
+		return;
+	}
+	if (blk_update(a->vm, d->id, copy, has_rl ? &rl : NULL, &e) < 0) {
+		free(copy);
+		api_fault(r, 400, "Drive config error: %s", e.msg);
+		return;
+	}
+	/* The device took it: GET /vm/config and snapshots show the new values. */
+	if (copy) {
+		free(d->path);
+		d->path = copy;
+	}
+	if (has_rl)
+		d->limiter = rl;
+	api_ok(r);
 }
 
+/* PATCH /network-interfaces/{id} (Firecracker's PartialNetworkInterface): new rate limiters. */
 void api_patch_net(struct api *a, const struct api_call *c, struct api_response *r)
 {
 	static const char *const keys[] = { "iface_id", "rx_rate_limiter", "tx_rate_limiter",
 					    NULL };
 	struct err e = { "" };
-	bool found = false;
+	struct net_config *n = NULL;
+	struct rate_limiter_config rx, tx;
+	char where[96];
+	int has_rx, has_tx;
 	json_t *id;
 
 	if (api_check_keys(c->body, "network-interfaces", keys, &e) < 0) {
@@ -283,15 +351,32 @@ void api_patch_net(struct api *a, const struct api_call *c, struct api_response 
 		return;
 	}
 	for (unsigned i = 0; i < a->cfg.nnets; i++)
-		found |= strcmp(a->cfg.nets[i].id, c->id) == 0;
-	if (!found)
+		if (strcmp(a->cfg.nets[i].id, c->id) == 0)
+			n = &a->cfg.nets[i];
+	if (!n) {
 		api_fault(r, 400, "Network config error: no network interface '%s'", c->id);
-	else if (json_object_get(c->body, "rx_rate_limiter") ||
-		 json_object_get(c->body, "tx_rate_limiter"))
-		api_fault(r, 400, "Network config error: changing the rate limiters of a running "
-			  "interface is not supported by this lodge yet");
-	else
-		api_ok(r);
+		return;
+	}
+	snprintf(where, sizeof(where), "network-interfaces/%s", c->id);
+	has_rx = patch_limiter(c->body, where, "rx_rate_limiter", &n->rx, &rx, &e);
+	has_tx = has_rx < 0 ? 0 : patch_limiter(c->body, where, "tx_rate_limiter", &n->tx, &tx, &e);
+	if (has_rx < 0 || has_tx < 0) {
+		api_fault_err(r, &e);
+		return;
+	}
+	if (!has_rx && !has_tx) {
+		api_ok(r);      /* nothing to change */
+		return;
+	}
+	if (net_update_limiters(a->vm, n->id, has_rx ? &rx : NULL, has_tx ? &tx : NULL, &e) < 0) {
+		api_fault(r, 400, "Network config error: %s", e.msg);
+		return;
+	}
+	if (has_rx)
+		n->rx = rx;
+	if (has_tx)
+		n->tx = tx;
+	api_ok(r);
 }
 
 /* ---- What lodge does not have. ---- */

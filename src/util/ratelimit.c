@@ -107,6 +107,22 @@ bool ratelimit_consume(struct rate_limiter *rl, uint64_t bytes, uint64_t ops)
 	return false;
 }
 
+static bool bucket_same(const struct token_bucket_config *a, const struct token_bucket_config *b)
+{
+	return a->size == b->size && a->one_time_burst == b->one_time_burst &&
+	       a->refill_time_ms == b->refill_time_ms;
+}
+
+void ratelimit_carry(struct rate_limiter *to, const struct rate_limiter_config *to_cfg,
+		     const struct rate_limiter *from, const struct rate_limiter_config *from_cfg)
+{
+	if (bucket_same(&to_cfg->bandwidth, &from_cfg->bandwidth))
+		to->bytes = from->bytes;
+	if (bucket_same(&to_cfg->ops, &from_cfg->ops))
+		to->ops = from->ops;
+	to->throttled = from->throttled;
+}
+
 void ratelimit_timer_fired(struct rate_limiter *rl)
 {
 	uint64_t n;

@@ -46,6 +46,15 @@ static inline bool ratelimit_active(const struct rate_limiter *rl)
  */
 bool ratelimit_consume(struct rate_limiter *rl, uint64_t bytes, uint64_t ops);
 
+/*
+ * A live update: (to), just made by ratelimit_init() for (to_cfg), takes
+ * over (from)'s state (tokens, burst left) for each bucket that (from_cfg),
+ * (from)'s configuration, sets the same, and its throttled count. A bucket
+ * given anew starts full, as Firecracker's update does.
+ */
+void ratelimit_carry(struct rate_limiter *to, const struct rate_limiter_config *to_cfg,
+		     const struct rate_limiter *from, const struct rate_limiter_config *from_cfg);
+
 /* The timer fired: clear it (call from the timer_fd's handler). */
 void ratelimit_timer_fired(struct rate_limiter *rl);
 

@@ -530,7 +530,8 @@ static const struct virtio_ops balloon_ops = {
 	.restore = balloon_restore,
 };
 
-static int balloon_timer_start(struct vm *vm, struct balloon *b, uint64_t secs, struct err *e)
+/* The statistics timer, firing every (secs) seconds from now (not watched yet). */
+static int balloon_timer_make(struct balloon *b, uint64_t secs, struct err *e)
 {
 	struct itimerspec its = {
 		.it_interval = { .tv_sec = (time_t)secs },
@@ -542,6 +543,15 @@ static int balloon_timer_start(struct vm *vm, struct balloon *b, uint64_t secs, 
 		return errf(e, -errno, "virtio-balloon: timerfd: %s", strerror(errno));
 	if (timerfd_settime(b->timer_fd, 0, &its, NULL) < 0)
 		return errf(e, -errno, "virtio-balloon: timerfd: %s", strerror(errno));
+	return 0;
+}
+
+static int balloon_timer_start(struct vm *vm, struct balloon *b, uint64_t secs, struct err *e)
+{
+	int r = balloon_timer_make(b, secs, e);
+
+	if (r < 0)
+		return r;
 	if (loop_add(&vm->loop, b->timer_fd, EPOLLIN, balloon_timer, b) < 0)
 		return errf(e, -ENOMEM, "virtio-balloon: cannot watch the statistics timer");
 	return 0;
@@ -666,9 +676,58 @@ int balloon_set_target(struct balloon *b, uint64_t mib)
 	return 0;
 }
 
+int balloon_set_stats_interval(struct balloon *b, uint64_t secs)
+{
+	struct itimerspec its = {
+		.it_interval = { .tv_sec = (time_t)secs },
+		.it_value = { .tv_sec = (time_t)secs },
+	};
+	int r = 0;
+
+	/* Statistics on or off is in the features the driver negotiated: it stays. */
+	if (secs == 0 || secs > INT32_MAX || b->timer_fd < 0)
+		return -EINVAL;
+	pthread_mutex_lock(&b->dev.lock);
+	if (secs != b->stats_interval_s) {
+		if (timerfd_settime(b->timer_fd, 0, &its, NULL) < 0)
+			r = -errno;
+		else
+			b->stats_interval_s = secs;
+	}
+	pthread_mutex_unlock(&b->dev.lock);
+	return r;
+}
+
 void balloon_stats(struct balloon *b, struct balloon_stats *out)
 {
 	pthread_mutex_lock(&b->dev.lock);
 	*out = b->st;
+	out->stats_interval_s = b->stats_interval_s;
 	pthread_mutex_unlock(&b->dev.lock);
+}
+
+struct balloon *balloon_detached_create(uint64_t ram_mib, uint64_t stats_interval_s)
+{
+	struct balloon *b = calloc(1, sizeof(*b));
+	struct err e;
+
+	if (!b)
+		return NULL;
+	pthread_mutex_init(&b->dev.lock, NULL);
+	b->timer_fd = -1;
+	b->ram_mib = ram_mib;
+	b->stats_interval_s = stats_interval_s;
+	if (stats_interval_s && balloon_timer_make(b, stats_interval_s, &e) < 0) {
+		balloon_detached_destroy(b);
+		return NULL;
+	}
+	return b;
+}
+
+void balloon_detached_destroy(struct balloon *b)
+{
+	if (b->timer_fd >= 0)
+		close(b->timer_fd);
+	pthread_mutex_destroy(&b->dev.lock);
+	free(b);
 }

@@ -49,6 +49,7 @@ struct balloon_stats {
 	uint64_t reported;              /* pages the driver reported free */
 	uint64_t invalid;               /* PFNs outside guest RAM, ignored */
 	uint64_t released_bytes;        /* host memory handed back (hole punched) */
+	uint64_t stats_interval_s;      /* statistics polling period; 0: no statistics */
 };
 
 /* Firecracker's name of statistics tag (t) ("free_memory"...), or NULL. */
@@ -63,8 +64,24 @@ struct balloon *balloon_find(struct vm *vm);
  */
 int balloon_set_target(struct balloon *b, uint64_t mib);
 
+/*
+ * Poll the guest's statistics every (secs) seconds from now on (PATCH
+ * /balloon/statistics after start). 0, or -EINVAL when (secs) is 0 or the
+ * balloon has no statistics: they cannot be turned on or off once the
+ * driver has negotiated the features (Firecracker's rule).
+ */
+int balloon_set_stats_interval(struct balloon *b, uint64_t secs);
+
 /* Copy the balloon's current state into (out). */
 void balloon_stats(struct balloon *b, struct balloon_stats *out);
+
+/*
+ * For the unit tests: a balloon without a VM, transport or queues, for a
+ * guest of (ram_mib) MiB, with a statistics timer (not watched) when
+ * (stats_interval_s) is not 0. NULL when out of memory or timers.
+ */
+struct balloon *balloon_detached_create(uint64_t ram_mib, uint64_t stats_interval_s);
+void balloon_detached_destroy(struct balloon *b);
 
 /* ---- The device's pure parts, exposed for the unit tests. ---- */
 

@@ -3,7 +3,8 @@
  * get-id, discard and write-zeroes; read-only drives; a synchronous backend
  * and an io_uring one (Firecracker's io_engine "Sync" / "Async"; Async falls
  * back to Sync where io_uring is unavailable); O_DIRECT (cache_type
- * "Direct"); Firecracker's rate limiter.
+ * "Direct"); Firecracker's rate limiter; live updates of a running drive
+ * (another image, a new rate limiter: PATCH /drives, blk.h).
  *
  * A request is a header (type, sector), data, and a status byte, laid out
  * any way across the chain's buffers (§5.2.6: no framing assumed).
@@ -104,6 +105,7 @@ struct blk {
 	int fd_buffered;                /* without O_DIRECT, for unaligned guest buffers; else -1 */
 	uint64_t sectors;
 	struct rate_limiter rl;
+	struct rate_limiter_config rl_cfg;      /* what (rl) was made from */
 	char id[VIRTIO_BLK_ID_BYTES];
 	struct vq_req req;
 	struct iovec iov[VQ_MAX_SEGS];
@@ -118,6 +120,13 @@ struct blk {
 struct blk_set {
 	unsigned n;
 	struct blk *disks[CONFIG_MAX_DRIVES];
+};
+
+/* An opened image file. */
+struct blk_image {
+	int fd;
+	int fd_buffered;                /* without O_DIRECT, for unaligned guest buffers; else -1 */
+	uint64_t sectors;
 };
 
 static bool range_ok(const struct blk *b, uint64_t sector, uint64_t count)
@@ -456,39 +465,60 @@ static const struct virtio_ops blk_ops = {
 	.quiesce = blk_quiesce,
 };
 
-static int blk_open(struct blk *b, struct err *e)
+static void blk_image_close(struct blk_image *img)
 {
-	const struct drive_config *c = b->cfg;
+	if (img->fd >= 0)
+		close(img->fd);
+	if (img->fd_buffered >= 0)
+		close(img->fd_buffered);
+	img->fd = img->fd_buffered = -1;
+}
+
+/*
+ * Open (path) as drive (c)'s image: read-only or read-write as the drive
+ * is, O_DIRECT for cache_type "Direct"; a regular file or a block device.
+ * 0, or -errno with (e) filled and nothing left open.
+ */
+static int blk_image_open(const struct drive_config *c, const char *path, struct blk_image *img,
+			  struct err *e)
+{
 	int flags = (c->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC;
 	struct stat st;
+	int r = 0;
 
-	b->fd = open(c->path, flags | (c->cache == DRIVE_CACHE_DIRECT ? O_DIRECT : 0));
-	if (b->fd < 0)
-		return errf(e, -errno, "drive '%s': %s: %s", c->id, c->path, strerror(errno));
+	img->fd_buffered = -1;
+	img->fd = open(path, flags | (c->cache == DRIVE_CACHE_DIRECT ? O_DIRECT : 0));
+	if (img->fd < 0)
+		return errf(e, -errno, "drive '%s': %s: %s", c->id, path, strerror(errno));
 	if (c->cache == DRIVE_CACHE_DIRECT) {
-		b->fd_buffered = open(c->path, flags);
-		if (b->fd_buffered < 0)
-			return errf(e, -errno, "drive '%s': %s: %s", c->id, c->path, strerror(errno));
+		img->fd_buffered = open(path, flags);
+		if (img->fd_buffered < 0)
+			r = errf(e, -errno, "drive '%s': %s: %s", c->id, path, strerror(errno));
 	}
-	if (fstat(b->fd, &st) < 0)
-		return errf(e, -errno, "drive '%s': %s: %s", c->id, c->path, strerror(errno));
-	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
-		return errf(e, -EINVAL, "drive '%s': %s: not a file or block device", c->id, c->path);
+	if (!r && fstat(img->fd, &st) < 0)
+		r = errf(e, -errno, "drive '%s': %s: %s", c->id, path, strerror(errno));
+	if (!r && !S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
+		r = errf(e, -EINVAL, "drive '%s': %s: not a file or block device", c->id, path);
+	if (r) {
+		blk_image_close(img);
+		return r;
+	}
 	if (S_ISBLK(st.st_mode)) {
-		off_t end = lseek(b->fd, 0, SEEK_END);
+		off_t end = lseek(img->fd, 0, SEEK_END);
 
 		st.st_size = end < 0 ? 0 : end;
 	}
 	if (st.st_size % SECTOR)
 		log_warn("virtio", "drive '%s': %s: size is not a multiple of 512; the tail is unused",
-			 c->id, c->path);
-	b->sectors = (uint64_t)st.st_size / SECTOR;
+			 c->id, path);
+	img->sectors = (uint64_t)st.st_size / SECTOR;
 	return 0;
 }
 
 /* The part of set-up that needs no VM: the image, config space and features. */
 static int blk_setup(struct blk *b, const struct drive_config *c, struct err *e)
 {
+	struct blk_image img;
 	int r;
 
 	b->cfg = c;
@@ -499,9 +529,12 @@ static int blk_setup(struct blk *b, const struct drive_config *c, struct err *e)
 	snprintf(b->dev.name, sizeof(b->dev.name), "virtio-blk %s", c->id);
 	/* GET_ID: up to 20 bytes, NUL-terminated only if shorter (§5.2.6). */
 	memcpy(b->id, c->id, strlen(c->id) < sizeof(b->id) ? strlen(c->id) : sizeof(b->id));
-	r = blk_open(b, e);
+	r = blk_image_open(c, c->path, &img, e);
 	if (r < 0)
 		return r;
+	b->fd = img.fd;
+	b->fd_buffered = img.fd_buffered;
+	b->sectors = img.sectors;
 	b->config.capacity = b->sectors;
 	b->config.seg_max = BLK_SEG_MAX;
 	b->config.blk_size = SECTOR;
@@ -546,6 +579,7 @@ static int blk_create(struct vm *vm, struct blk *b, const struct drive_config *c
 	r = ratelimit_init(&b->rl, &c->limiter);
 	if (r < 0)
 		return errf(e, r, "drive '%s': rate limiter: %s", c->id, strerror(-r));
+	b->rl_cfg = c->limiter;
 	if (ratelimit_active(&b->rl) && loop_add(&vm->loop, b->rl.timer_fd, EPOLLIN, blk_timer, b) < 0)
 		return errf(e, -ENOMEM, "drive '%s': cannot watch the rate limiter", c->id);
 	return virtio_mmio_create(vm, &b->dev, e);
@@ -561,7 +595,7 @@ static void blk_destroy(struct vm *vm, struct blk *b)
 	}
 	if (b->ring_fd >= 0)
 		close(b->ring_fd);
-	if (ratelimit_active(&b->rl))
+	if (vm && ratelimit_active(&b->rl))
 		loop_del(&vm->loop, b->rl.timer_fd);
 	ratelimit_destroy(&b->rl);
 	virtio_mmio_destroy(&b->dev);
@@ -580,6 +614,7 @@ struct blk *blk_detached_create(const struct drive_config *c, struct err *e)
 		errf(e, -ENOMEM, "out of memory");
 		return NULL;
 	}
+	pthread_mutex_init(&b->dev.lock, NULL);
 	if (blk_setup(b, c, e) < 0) {
 		blk_destroy(NULL, b);
 		return NULL;
@@ -664,3 +699,122 @@ static const struct device_desc blk_desc = {
 	.fini = blk_fini,
 };
 DEVICE_DEFINE(blk_desc);
+
+/* ---- Live updates (PATCH /drives, blk.h). ---- */
+
+static struct blk *blk_find(struct vm *vm, const char *drive_id)
+{
+	for (unsigned i = 0; i < vm->ndevices; i++) {
+		struct blk_set *set = vm->devices[i].state;
+
+		if (vm->devices[i].desc != &blk_desc || !set)
+			continue;
+		for (unsigned j = 0; j < set->n; j++)
+			if (strcmp(set->disks[j]->cfg->id, drive_id) == 0)
+				return set->disks[j];
+	}
+	return NULL;
+}
+
+/* A limiter for (c) in (rl), its timer watched by the I/O loop (a detached device has none). */
+static int blk_limiter_make(struct blk *b, const struct rate_limiter_config *c,
+			    struct rate_limiter *rl, struct err *e)
+{
+	int r = ratelimit_init(rl, c);
+
+	if (r < 0)
+		return errf(e, r, "drive '%s': rate limiter: %s", b->cfg->id, strerror(-r));
+	if (b->dev.vm && ratelimit_active(rl) &&
+	    loop_add(&b->dev.vm->loop, rl->timer_fd, EPOLLIN, blk_timer, b) < 0) {
+		ratelimit_destroy(rl);
+		return errf(e, -ENOMEM, "drive '%s': cannot watch the rate limiter", b->cfg->id);
+	}
+	return 0;
+}
+
+static void blk_limiter_drop(struct blk *b, struct rate_limiter *rl)
+{
+	if (b->dev.vm && ratelimit_active(rl))
+		loop_del(&b->dev.vm->loop, rl->timer_fd);
+	ratelimit_destroy(rl);
+}
+
+/*
+ * Lock held: put (img) in place of the image between two requests. The
+ * Async engine's requests in flight complete first (on the old file); the
+ * Sync engine has none outside notify(). The guest learns the new capacity
+ * from a configuration change interrupt (virtio 1.2 §5.2.4 / §4.2.2).
+ * (img) gets the old image for the caller to close; -errno leaves all as it was.
+ */
+static int blk_swap_image(struct blk *b, struct blk_image *img, struct err *e)
+{
+	struct blk_image old = { b->fd, b->fd_buffered, b->sectors };
+	int r = blk_quiesce(&b->dev, e);
+
+	if (r < 0)
+		return r;
+	b->fd = img->fd;
+	b->fd_buffered = img->fd_buffered;
+	b->sectors = img->sectors;
+	b->config.capacity = b->sectors;
+	virtio_config_changed(&b->dev);
+	*img = old;
+	return 0;
+}
+
+/*
+ * Lock held: make (rl), built for (c), the device's limiter; (rl) gets the
+ * old one. True when requests were held back for the old one's timer.
+ */
+static bool blk_swap_limiter(struct blk *b, const struct rate_limiter_config *c,
+			     struct rate_limiter *rl)
+{
+	struct rate_limiter old = b->rl;
+
+	ratelimit_carry(rl, c, &b->rl, &b->rl_cfg);
+	b->rl = *rl;
+	b->rl_cfg = *c;
+	*rl = old;
+	return old.waiting;
+}
+
+int blk_device_update(struct blk *b, const char *path, const struct rate_limiter_config *rl,
+		      struct err *e)
+{
+	struct blk_image img = { -1, -1, 0 };
+	struct rate_limiter fresh = { .timer_fd = -1 };
+	static const uint64_t one = 1;
+	bool held = false;
+	int r;
+
+	if (path && (r = blk_image_open(b->cfg, path, &img, e)) < 0)
+		return r;
+	if (rl && (r = blk_limiter_make(b, rl, &fresh, e)) < 0) {
+		blk_image_close(&img);
+		return r;
+	}
+	pthread_mutex_lock(&b->dev.lock);
+	r = path ? blk_swap_image(b, &img, e) : 0;
+	if (!r && rl)
+		held = blk_swap_limiter(b, rl, &fresh);
+	pthread_mutex_unlock(&b->dev.lock);
+	/* The old (or, on failure, the unused new) limiter and image. */
+	blk_limiter_drop(b, &fresh);
+	blk_image_close(&img);
+	if (!r && path)
+		log_info("virtio", "%s: now %s, %" PRIu64 " sectors", b->dev.name, path, b->sectors);
+	/* Requests waited for a timer that is gone: the I/O thread serves the queue again. */
+	if (held && b->dev.vm && write(b->dev.kick_fd[0], &one, sizeof(one)) < 0)
+		log_warn("virtio", "%s: kick eventfd: %s", b->dev.name, strerror(errno));
+	return r;
+}
+
+int blk_update(struct vm *vm, const char *drive_id, const char *path,
+	       const struct rate_limiter_config *rl, struct err *e)
+{
+	struct blk *b = blk_find(vm, drive_id);
+
+	if (!b)
+		return errf(e, -ENOENT, "no drive '%s'", drive_id);
+	return blk_device_update(b, path, rl, e);
+}

@@ -1,7 +1,7 @@
 /*
- * virtio-blk's request handling, reachable without a VM for unit tests and
- * fuzzing. The device itself registers through DEVICE_DEFINE (blk.c); lodge
- * never calls these.
+ * virtio-blk: live updates of a running drive (the API's PATCH /drives), and
+ * the request handling, reachable without a VM for unit tests and fuzzing.
+ * The device itself registers through DEVICE_DEFINE (blk.c).
  */
 #ifndef LODGE_VIRTIO_BLK_H
 #define LODGE_VIRTIO_BLK_H
@@ -13,6 +13,23 @@
 #include "vmm/config.h"
 
 struct blk;
+struct vm;
+
+/*
+ * PATCH /drives/{id}: drive (drive_id) of the running (vm) takes the image
+ * at (path) (unless NULL: opened as the drive's own was, then swapped in
+ * between two requests, the guest told the new capacity by a configuration
+ * change interrupt) and a rate limiter made from (rl) (unless NULL; buckets
+ * configured as before keep their tokens). Any thread but the I/O thread.
+ * 0, or -errno with (e) naming the problem and the drive unchanged
+ * (-ENOENT: no such drive).
+ */
+int blk_update(struct vm *vm, const char *drive_id, const char *path,
+	       const struct rate_limiter_config *rl, struct err *e);
+
+/* blk_update() on device (b) itself; detached devices too (their limiter has no timer watch). */
+int blk_device_update(struct blk *b, const char *path, const struct rate_limiter_config *rl,
+		      struct err *e);
 
 /*
  * A virtio-blk device over (c)'s image, opened as for a guest, with no VM:

@@ -2,7 +2,8 @@
  * virtio-net (virtio 1.2 §5.1) over a host tap device: one receive queue
  * (q0) and one transmit queue (q1), mergeable receive buffers, checksum and
  * TCP segmentation offloads both ways, Firecracker's rx and tx rate
- * limiters (network-interfaces[].rx_rate_limiter / tx_rate_limiter).
+ * limiters (network-interfaces[].rx_rate_limiter / tx_rate_limiter), which
+ * PATCH /network-interfaces may replace while the VM runs (net.h).
  *
  * The tap speaks the same header as the device (struct virtio_net_hdr_v1,
  * TUNSETVNETHDRSZ 12), so a frame crosses with one writev (tx) or one read
@@ -29,6 +30,7 @@
 #include "util/log.h"
 #include "util/ratelimit.h"
 #include "virtio/mmio.h"
+#include "virtio/net.h"
 #include "virtio/tap.h"
 #include "vmm/vm.h"
 
@@ -113,6 +115,7 @@ struct net {
 	int tx_errno;                   /* the last tap write error logged */
 	bool warned_malformed;
 	struct rate_limiter rx_rl, tx_rl;
+	struct rate_limiter_config rx_cfg, tx_cfg;      /* what the limiters were made from */
 	struct net_counters st;
 
 	/* Transmit. */
@@ -657,6 +660,8 @@ static int net_create(struct vm *vm, struct net *n, const struct net_config *c, 
 	r = net_limiter(vm, n, &n->tx_rl, &c->tx, net_tx_timer, "tx", e);
 	if (r < 0)
 		return r;
+	n->rx_cfg = c->rx;
+	n->tx_cfg = c->tx;
 	return virtio_mmio_create(vm, &n->dev, e);
 }
 
@@ -729,3 +734,94 @@ static const struct device_desc net_desc = {
 	.fini = net_fini,
 };
 DEVICE_DEFINE(net_desc);
+
+/* ---- Live updates (PATCH /network-interfaces, net.h). ---- */
+
+static struct net *net_find(struct vm *vm, const char *iface_id)
+{
+	for (unsigned i = 0; i < vm->ndevices; i++) {
+		struct net_set *set = vm->devices[i].state;
+
+		if (vm->devices[i].desc != &net_desc || !set)
+			continue;
+		for (unsigned j = 0; j < set->n; j++)
+			if (strcmp(set->nets[j]->cfg->id, iface_id) == 0)
+				return set->nets[j];
+	}
+	return NULL;
+}
+
+static void net_limiter_drop(struct net *n, struct rate_limiter *rl)
+{
+	if (ratelimit_active(rl))
+		loop_del(&n->dev.vm->loop, rl->timer_fd);
+	ratelimit_destroy(rl);
+}
+
+/*
+ * Lock held: (fresh), built for (c), replaces (*rl) (made from (*cur));
+ * (fresh) gets the old limiter. True when frames waited for its timer.
+ */
+static bool net_swap_limiter(struct rate_limiter *rl, struct rate_limiter_config *cur,
+			     const struct rate_limiter_config *c, struct rate_limiter *fresh)
+{
+	struct rate_limiter old = *rl;
+
+	ratelimit_carry(fresh, c, rl, cur);
+	*rl = *fresh;
+	*cur = *c;
+	*fresh = old;
+	return old.waiting;
+}
+
+/* Serve queue (q) again from the I/O thread, as a kick would. */
+static void net_kick(struct net *n, unsigned q)
+{
+	static const uint64_t one = 1;
+
+	if (n->dev.kick_fd[q] >= 0 && write(n->dev.kick_fd[q], &one, sizeof(one)) < 0)
+		log_warn("virtio", "%s: kick eventfd: %s", n->dev.name, strerror(errno));
+}
+
+/* net_update_limiters() on device (n). */
+static int net_set_limiters(struct net *n, const struct rate_limiter_config *rx,
+			    const struct rate_limiter_config *tx, struct err *e)
+{
+	struct rate_limiter rxl = { .timer_fd = -1 }, txl = { .timer_fd = -1 };
+	bool rx_held = false, tx_held = false;
+	int r = 0;
+
+	if (rx)
+		r = net_limiter(n->dev.vm, n, &rxl, rx, net_rx_timer, "rx", e);
+	if (!r && tx)
+		r = net_limiter(n->dev.vm, n, &txl, tx, net_tx_timer, "tx", e);
+	if (r < 0) {
+		net_limiter_drop(n, &rxl);
+		net_limiter_drop(n, &txl);
+		return r;
+	}
+	pthread_mutex_lock(&n->dev.lock);
+	if (rx)
+		rx_held = net_swap_limiter(&n->rx_rl, &n->rx_cfg, rx, &rxl);
+	if (tx)
+		tx_held = net_swap_limiter(&n->tx_rl, &n->tx_cfg, tx, &txl);
+	pthread_mutex_unlock(&n->dev.lock);
+	net_limiter_drop(n, &rxl);
+	net_limiter_drop(n, &txl);
+	/* A frame in hand or transmit chains waited for a timer that is gone. */
+	if (rx_held)
+		net_kick(n, NET_RXQ);
+	if (tx_held)
+		net_kick(n, NET_TXQ);
+	return 0;
+}
+
+int net_update_limiters(struct vm *vm, const char *iface_id, const struct rate_limiter_config *rx,
+			const struct rate_limiter_config *tx, struct err *e)
+{
+	struct net *n = net_find(vm, iface_id);
+
+	if (!n)
+		return errf(e, -ENOENT, "no network interface '%s'", iface_id);
+	return net_set_limiters(n, rx, tx, e);
+}

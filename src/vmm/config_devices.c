@@ -36,8 +36,8 @@ static int parse_bucket(json_t *o, const char *section, struct token_bucket_conf
 	return r;
 }
 
-static int parse_limiter(json_t *parent, const char *section, const char *key,
-			 struct rate_limiter_config *l, struct err *e)
+int cfg_get_limiter(json_t *parent, const char *section, const char *key,
+		    struct rate_limiter_config *l, struct err *e)
 {
 	static const char *const keys[] = { "bandwidth", "ops", NULL };
 	json_t *o = json_object_get(parent, key);
@@ -152,7 +152,7 @@ int config_set_drive(struct vm_config *c, json_t *o, const char *where, struct e
 	if (!r)
 		r = get_enum(o, where, "io_engine", engines, &io, e);
 	if (!r)
-		r = parse_limiter(o, where, "rate_limiter", &d.limiter, e);
+		r = cfg_get_limiter(o, where, "rate_limiter", &d.limiter, e);
 	d.cache = (enum drive_cache)cache;
 	d.io = (enum drive_io)io;
 	for (slot = 0; !r && slot < c->ndrives; slot++) {
@@ -227,9 +227,9 @@ int config_set_net(struct vm_config *c, json_t *o, const char *where, struct err
 		r = cfg_get_uint(o, where, "mtu", 68, 65535, &mtu, false, e);
 	n.mtu = (unsigned)mtu;
 	if (!r)
-		r = parse_limiter(o, where, "rx_rate_limiter", &n.rx, e);
+		r = cfg_get_limiter(o, where, "rx_rate_limiter", &n.rx, e);
 	if (!r)
-		r = parse_limiter(o, where, "tx_rate_limiter", &n.tx, e);
+		r = cfg_get_limiter(o, where, "tx_rate_limiter", &n.tx, e);
 	for (slot = 0; !r && slot < c->nnets; slot++) {
 		if (strcmp(c->nets[slot].id, n.id) == 0)
 			break;
@@ -319,7 +319,7 @@ int config_set_entropy(struct vm_config *c, json_t *o, const char *where, struct
 		return errf(e, -EINVAL, "config: %s: expected an object", where);
 	r = cfg_check_keys(o, where, keys, e);
 	if (!r)
-		r = parse_limiter(o, where, "rate_limiter", &en.limiter, e);
+		r = cfg_get_limiter(o, where, "rate_limiter", &en.limiter, e);
 	if (r)
 		return r;
 	c->entropy = en;

@@ -19,4 +19,14 @@ int cfg_get_uint(json_t *obj, const char *section, const char *key, uint64_t min
 int cfg_get_bool(json_t *obj, const char *section, const char *key, bool *dst, bool required,
 		 struct err *e);
 
+struct rate_limiter_config;
+
+/*
+ * The optional RateLimiter object (key) of (obj) into (dst): zeroed, then
+ * each bucket ("bandwidth", "ops") that is there and not null. Errors name
+ * (section).(key).
+ */
+int cfg_get_limiter(json_t *obj, const char *section, const char *key,
+		    struct rate_limiter_config *dst, struct err *e);
+
 #endif

@@ -15,7 +15,8 @@
  *     must answer each with a 4xx and keep serving.
  *  3. Process life: SIGTERM, stale and live sockets, bad flags.
  *  4. With /dev/kvm and a test guest: InstanceStart and the operations that
- *     need a running VM (pause/resume, FlushMetrics, balloon, drive PATCH).
+ *     need a running VM (pause/resume, FlushMetrics, balloon, live drive
+ *     updates: another image, new token buckets).
  *
  * No KVM is needed for 1-3. Prints "PASS name" / "FAIL name: why" per case
  * and "CONTRACT-END N passed, N failed"; exit status 0 iff nothing failed.
@@ -101,12 +102,25 @@ static const struct step postboot_plan[] = {
 	{ "createSyncAction", SUCCESS, "{\"action_type\": \"SendCtrlAltDel\"}", NULL },
 	{ "createSyncAction", FAIL400, "{\"action_type\": \"InstanceStart\"}", "after starting" },
 	{ "patchGuestDriveByID", SUCCESS, NULL, NULL },
-	{ "patchGuestDriveByID", FAIL400, "{\"path_on_host\": \"/elsewhere\"}", "not supported" },
+	/* Live updates: another image (2 MiB, was 1 MiB), new token buckets, a refused file. */
+	{ "patchGuestDriveByID", SUCCESS, "{\"path_on_host\": \"@TMP@/disk2.img\"}", NULL },
+	{ "patchGuestDriveByID", SUCCESS, "{\"rate_limiter\": {\"bandwidth\": {\"size\": 1048576, "
+	  "\"refill_time\": 100}, \"ops\": {\"size\": 1000, \"refill_time\": 100}}}", NULL },
+	{ "patchGuestDriveByID", FAIL400, "{\"path_on_host\": \"@TMP@/nonexistent.img\"}",
+	  "No such file" },
+	{ "patchGuestDriveByID", FAIL400, "{\"rate_limiter\": {\"ops\": {\"size\": 10}}}",
+	  "refill_time" },
+	{ "getExportVmConfig", SUCCESS, NULL, "disk2.img\"" },
+	{ "getExportVmConfig", SUCCESS, NULL, "\"ops\":{\"size\":1000," },
 	{ "describeBalloonConfig", SUCCESS, NULL, NULL },
 	{ "patchBalloon", SUCCESS, "{\"amount_mib\": 1}", NULL },
 	{ "describeBalloonConfig", SUCCESS, NULL, "\"amount_mib\":1" },
 	{ "describeBalloonStats", SUCCESS, NULL, "\"target_mib\":1" },
 	{ "patchBalloonStatsInterval", SUCCESS, "{\"stats_polling_interval_s\": 1}", NULL },
+	{ "patchBalloonStatsInterval", SUCCESS, "{\"stats_polling_interval_s\": 2}", NULL },
+	{ "describeBalloonConfig", SUCCESS, NULL, "\"stats_polling_interval_s\":2" },
+	{ "patchBalloonStatsInterval", FAIL400, "{\"stats_polling_interval_s\": 0}",
+	  "enabled/disabled" },
 	{ "getMachineConfiguration", SUCCESS, NULL, NULL },
 	{ "getExportVmConfig", SUCCESS, NULL, NULL },
 	{ "putMachineConfiguration", FAIL400, "{\"vcpu_count\": 1, \"mem_size_mib\": 64}",
@@ -395,6 +409,8 @@ static void setup_fixtures(void)
 
 	snprintf(p, sizeof(p), "%s/disk.img", T.tmp);
 	write_file(p, NULL, 1 << 20);
+	snprintf(p, sizeof(p), "%s/disk2.img", T.tmp);
+	write_file(p, NULL, 2 << 20);
 	snprintf(T.kernel, sizeof(T.kernel), "%s/not-a-kernel", T.tmp);
 	write_file(T.kernel, "this is not a kernel\n", 0);
 	T.fixtures = json_pack("{s:s, s:s, s:s, s:i}", "drive_id", "drive1", "iface_id", "net1",

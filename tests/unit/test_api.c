@@ -1,6 +1,7 @@
 /*
  * The API without a socket or KVM: the router and handlers through
- * api_dispatch, the config written back as JSON, KVM's stats file parser.
+ * api_dispatch, the live updates' checks, the config written back as JSON,
+ * KVM's stats file parser.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -128,6 +129,74 @@ static void test_routes_and_state(void **state)
 	free_api(a);
 }
 
+/*
+ * PATCH /drives, /network-interfaces, /balloon/statistics: when they may
+ * run, and the checks made before a device is touched (the instance is
+ * marked running without a VM: nothing here may reach one).
+ */
+static void test_live_update_rules(void **state)
+{
+	struct api *a = new_api();
+
+	(void)state;
+	expect(a, "PUT", "/drives/d0", "{\"drive_id\": \"d0\", \"path_on_host\": \"/proc/self/exe\", "
+	       "\"is_root_device\": false, \"is_read_only\": true}", 204, NULL);
+	expect(a, "PUT", "/network-interfaces/n0", "{\"iface_id\": \"n0\", \"host_dev_name\": \"tap0\"}",
+	       204, NULL);
+	expect(a, "PUT", "/balloon", "{\"amount_mib\": 0, \"deflate_on_oom\": false, "
+	       "\"stats_polling_interval_s\": 2}", 204, NULL);
+	expect(a, "PATCH", "/drives/d0", "{\"drive_id\": \"d0\"}", 400, API_MSG_PRE_BOOT);
+	expect(a, "PATCH", "/network-interfaces/n0", "{\"iface_id\": \"n0\"}", 400, API_MSG_PRE_BOOT);
+	/* Before start the interval is the initial one, 0 included. */
+	expect(a, "PATCH", "/balloon/statistics", "{\"stats_polling_interval_s\": 0}", 204, NULL);
+	expect(a, "PATCH", "/balloon/statistics", "{\"stats_polling_interval_s\": 3}", 204, NULL);
+	expect(a, "GET", "/balloon", NULL, 200, "\"stats_polling_interval_s\":3");
+
+	atomic_store(&a->state, API_RUNNING);
+	expect(a, "PATCH", "/drives/d0", "{\"drive_id\": \"d1\"}", 400, "does not match");
+	expect(a, "PATCH", "/drives/d1", "{\"drive_id\": \"d1\"}", 400, "no drive 'd1'");
+	expect(a, "PATCH", "/drives/d0", "{\"drive_id\": \"d0\", \"is_read_only\": false}", 400,
+	       "unknown field 'is_read_only'");
+	expect(a, "PATCH", "/drives/d0", "{\"drive_id\": \"d0\", \"path_on_host\": 7}", 400,
+	       "drives/d0.path_on_host: expected a non-empty string");
+	expect(a, "PATCH", "/drives/d0", "{\"drive_id\": \"d0\", \"path_on_host\": \"\"}", 400,
+	       "non-empty");
+	expect(a, "PATCH", "/drives/d0", "{\"drive_id\": \"d0\", \"rate_limiter\": "
+	       "{\"ops\": {\"size\": 5}}}", 400, "drives/d0.rate_limiter.ops");
+	expect(a, "PATCH", "/drives/d0", "{\"drive_id\": \"d0\", \"rate_limiter\": "
+	       "{\"bandwidth\": {\"size\": 5, \"refill_time\": 0}}}", 400, "refill_time");
+	expect(a, "PATCH", "/drives/d0", "{\"drive_id\": \"d0\", \"rate_limiter\": 3}", 400,
+	       "expected an object");
+	/* Nothing to change (a null limiter is none): 204 without a device. */
+	expect(a, "PATCH", "/drives/d0", "{\"drive_id\": \"d0\"}", 204, NULL);
+	expect(a, "PATCH", "/drives/d0", "{\"drive_id\": \"d0\", \"rate_limiter\": null}", 204, NULL);
+	expect(a, "PATCH", "/network-interfaces/n0", "{\"iface_id\": \"n9\"}", 400,
+	       "[n0] does not match the id from the body [n9]");
+	expect(a, "PATCH", "/network-interfaces/n9", "{\"iface_id\": \"n9\"}", 400,
+	       "no network interface 'n9'");
+	expect(a, "PATCH", "/network-interfaces/n0", "{\"iface_id\": \"n0\", \"tx_rate_limiter\": "
+	       "{\"ops\": {\"size\": 1, \"refill_time\": 1, \"burst\": 2}}}", 400,
+	       "unknown field 'burst'");
+	expect(a, "PATCH", "/network-interfaces/n0", "{\"iface_id\": \"n0\", \"rx_rate_limiter\": "
+	       "{\"ops\": {\"size\": -1, \"refill_time\": 1}}}", 400, "rx_rate_limiter.ops.size");
+	expect(a, "PATCH", "/network-interfaces/n0", "{\"iface_id\": \"n0\", \"rx_rate_limiter\": "
+	       "null}", 204, NULL);
+	/* The refused updates left the configuration alone. */
+	expect(a, "GET", "/vm/config", NULL, 200, "\"path_on_host\":\"/proc/self/exe\"");
+	{
+		char *out;
+
+		assert_int_equal(call(a, "GET", "/vm/config", NULL, &out), 200);
+		assert_null(strstr(out, "rate_limiter"));
+		free(out);
+	}
+	/* Running, but no balloon device (no VM here): Firecracker's answer. */
+	expect(a, "PATCH", "/balloon/statistics", "{\"stats_polling_interval_s\": 1}", 400,
+	       "No balloon device found");
+	atomic_store(&a->state, API_NOT_STARTED);
+	free_api(a);
+}
+
 static void test_config_round_trip(void **state)
 {
 	static const char json[] =
@@ -231,6 +300,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_routes_and_state),
+		cmocka_unit_test(test_live_update_rules),
 		cmocka_unit_test(test_config_round_trip),
 		cmocka_unit_test(test_kvm_stats_parse),
 	};

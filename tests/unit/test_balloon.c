@@ -2,8 +2,8 @@
  * virtio-balloon's pure parts: queue numbering per negotiated features,
  * PFN checking and coalescing over fake guest memory, trimming to whole
  * pages, hole punching on a real memfd (and MADV_DONTNEED on a private
- * mapping), and the statistics parser fed
- * hostile buffers.
+ * mapping), the statistics parser fed hostile buffers, and the statistics
+ * interval changed on a running balloon (PATCH /balloon/statistics).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -288,6 +288,32 @@ static void test_parse_stats(void **state)
 	assert_null(balloon_stat_name(99));
 }
 
+/* A new interval for a balloon with statistics; none can be turned on or off. */
+static void test_stats_interval(void **state)
+{
+	struct balloon *on = balloon_detached_create(64, 5), *off = balloon_detached_create(64, 0);
+	struct balloon_stats s;
+
+	(void)state;
+	assert_non_null(on);
+	assert_non_null(off);
+	balloon_stats(on, &s);
+	assert_int_equal(s.stats_interval_s, 5);
+	assert_int_equal(balloon_set_stats_interval(on, 1), 0);
+	balloon_stats(on, &s);
+	assert_int_equal(s.stats_interval_s, 1);
+	assert_int_equal(balloon_set_stats_interval(on, 1), 0);
+	assert_int_equal(balloon_set_stats_interval(on, 0), -EINVAL);
+	assert_int_equal(balloon_set_stats_interval(on, (uint64_t)INT32_MAX + 1), -EINVAL);
+	balloon_stats(on, &s);
+	assert_int_equal(s.stats_interval_s, 1);
+	assert_int_equal(balloon_set_stats_interval(off, 3), -EINVAL);
+	balloon_stats(off, &s);
+	assert_int_equal(s.stats_interval_s, 0);
+	balloon_detached_destroy(on);
+	balloon_detached_destroy(off);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -298,6 +324,7 @@ int main(void)
 		cmocka_unit_test(test_punch_releases),
 		cmocka_unit_test(test_punch_private_mapping),
 		cmocka_unit_test(test_parse_stats),
+		cmocka_unit_test(test_stats_interval),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

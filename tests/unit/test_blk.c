@@ -2,7 +2,8 @@
  * virtio-blk request handling (src/virtio/blk.c through blk.h's detached
  * device, no VM): chains laid out in fake guest RAM as a driver would, served
  * against a 16-sector image in a memfd whose sector i holds bytes of value i.
- * Checks the status byte, the used length and the image (virtio 1.2 §5.2.6).
+ * Checks the status byte, the used length and the image (virtio 1.2 §5.2.6),
+ * and live updates (PATCH /drives): a new image, a new rate limiter.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -126,20 +127,18 @@ static int teardown(void **state)
 }
 
 /*
- * Offer one chain of (n) segments, let the device serve it, and return the
- * status byte (-1 when the chain has no writable byte); *used gets the used
- * length and *w the host address of the writable part's first buffer.
+ * Lay out a chain of (n) segments and make it available; returns its head.
+ * *last gets the host address of its last writable byte (NULL when none),
+ * *w that of its first writable buffer.
  */
-static int serve(struct fake *f, const struct seg *s, unsigned n, uint32_t *used, uint8_t **w)
+static uint16_t offer(struct fake *f, const struct seg *s, unsigned n, uint8_t **last,
+		      uint8_t **w)
 {
-	struct virtio_dev *d = blk_detached_dev(f->b);
 	uint16_t *avail = (uint16_t *)(f->ram + AVAIL_OFF);
-	const struct vring_used_elem *u;
 	uint16_t head = (uint16_t)f->ndesc;
-	uint8_t *last = NULL;
 
 	f->buf_at = BUF_OFF;
-	*w = NULL;
+	*w = *last = NULL;
 	for (unsigned i = 0; i < n; i++) {
 		struct vring_desc desc = {
 			.addr = RAM_BASE + f->buf_at, .len = s[i].len,
@@ -152,7 +151,7 @@ static int serve(struct fake *f, const struct seg *s, unsigned n, uint32_t *used
 			if (!*w)
 				*w = f->ram + f->buf_at;
 			if (s[i].len)
-				last = f->ram + f->buf_at + s[i].len - 1;
+				*last = f->ram + f->buf_at + s[i].len - 1;
 		} else if (s[i].data) {
 			memcpy(f->ram + f->buf_at, s[i].data, s[i].len);
 		}
@@ -162,13 +161,42 @@ static int serve(struct fake *f, const struct seg *s, unsigned n, uint32_t *used
 	}
 	avail[2 + f->avail_idx % 64] = head;
 	avail[1] = ++f->avail_idx;
+	return head;
+}
+
+/* Pop the next available chain and hand it to the device: blk_request's answer. */
+static bool pop_serve(struct fake *f)
+{
+	struct virtio_dev *d = blk_detached_dev(f->b);
+
 	assert_int_equal(vq_pop(&d->vq[0], &f->req), 1);
-	assert_true(blk_request(d, 0, &f->req));
+	return blk_request(d, 0, &f->req);
+}
+
+/* The last chain offered, (head), was used: its status byte (-1: none), *used its length. */
+static int used_status(struct fake *f, uint16_t head, const uint8_t *last, uint32_t *used)
+{
+	const struct vring_used_elem *u;
+
 	assert_int_equal(*(uint16_t *)(f->ram + USED_OFF + 2), f->avail_idx);
 	u = (const void *)(f->ram + USED_OFF + 4 + 8 * ((f->avail_idx - 1) % 64));
 	assert_int_equal(u->id, head);
 	*used = u->len;
 	return last ? *last : -1;
+}
+
+/*
+ * Offer one chain of (n) segments, let the device serve it, and return the
+ * status byte (-1 when the chain has no writable byte); *used gets the used
+ * length and *w the host address of the writable part's first buffer.
+ */
+static int serve(struct fake *f, const struct seg *s, unsigned n, uint32_t *used, uint8_t **w)
+{
+	uint8_t *last;
+	uint16_t head = offer(f, s, n, &last, w);
+
+	assert_true(pop_serve(f));
+	return used_status(f, head, last, used);
 }
 
 static void image_sector(struct fake *f, uint64_t sector, uint8_t *out)
@@ -369,6 +397,122 @@ static void test_write_zeroes_and_discard(void **state)
 	assert_int_equal(used, 1);
 }
 
+#define DAY_MS 86400000ull      /* a refill so slow that no test sees a token of it */
+
+/* A memfd image of (sectors) sectors, sector i holding bytes 0x80 | i; its path in (path). */
+static int make_image(char *path, size_t n, unsigned sectors)
+{
+	int fd = memfd_create("test-blk-new", MFD_CLOEXEC);
+	uint8_t sector[512];
+
+	assert_true(fd >= 0);
+	for (unsigned i = 0; i < sectors; i++) {
+		memset(sector, 0x80 | i, sizeof(sector));
+		assert_int_equal(pwrite(fd, sector, sizeof(sector), (off_t)i * 512), sizeof(sector));
+	}
+	snprintf(path, n, "/proc/self/fd/%d", fd);
+	return fd;
+}
+
+static uint64_t capacity(struct fake *f)
+{
+	uint64_t c;
+
+	memcpy(&c, blk_detached_dev(f->b)->config, sizeof(c));
+	return c;
+}
+
+/* PATCH /drives path_on_host: bad files change nothing; a new one brings its size and data. */
+static void test_update_image(void **state)
+{
+	struct fake *f = *state;
+	struct virtio_dev *d = blk_detached_dev(f->b);
+	struct blk_hdr h = { .type = T_IN, .sector = 20 };
+	struct seg s[] = { { 16, false, &h }, { 512, true, NULL }, { 1, true, NULL } };
+	struct err e = { "" };
+	char path[64];
+	int fd = make_image(path, sizeof(path), 32);
+	uint32_t used;
+	uint8_t *w;
+
+	assert_int_equal(serve(f, s, 3, &used, &w), S_IOERR);
+	assert_int_equal(blk_device_update(f->b, "/nonexistent/disk.img", NULL, &e), -ENOENT);
+	assert_non_null(strstr(e.msg, "drive 'drive-id': /nonexistent/disk.img"));
+	assert_int_equal(blk_device_update(f->b, "/tmp", NULL, &e), -EISDIR);
+	/* A writable drive needs a writable file: a running program is not one, even for root. */
+	assert_int_equal(blk_device_update(f->b, "/proc/self/exe", NULL, &e), -ETXTBSY);
+	assert_int_equal(capacity(f), SECTORS);
+	assert_int_equal(d->config_generation, 0);
+	h.sector = 3;
+	assert_int_equal(serve(f, s, 3, &used, &w), S_OK);
+	assert_int_equal(w[0], 3);
+
+	assert_int_equal(blk_device_update(f->b, path, NULL, &e), 0);
+	assert_int_equal(capacity(f), 32);
+	assert_int_equal(d->config_generation, 1);
+	h.sector = 20;
+	assert_int_equal(serve(f, s, 3, &used, &w), S_OK);
+	assert_int_equal(used, 513);
+	assert_int_equal(w[0], 0x80 | 20);
+	h.sector = 32;
+	assert_int_equal(serve(f, s, 3, &used, &w), S_IOERR);
+	close(fd);
+}
+
+/* A read-only drive opens its new image read-only; a directory is still refused. */
+static void test_update_image_read_only(void **state)
+{
+	struct fake *f = *state;
+	struct blk_hdr h = { .type = T_OUT, .sector = 1 };
+	uint8_t data[512];
+	struct seg s[] = { { 16, false, &h }, { 512, false, data }, { 1, true, NULL } };
+	struct err e = { "" };
+	char path[64];
+	int fd = make_image(path, sizeof(path), 8);
+	uint32_t used;
+	uint8_t *w;
+
+	open_drive(f, true);
+	assert_int_equal(blk_device_update(f->b, "/tmp", NULL, &e), -EINVAL);
+	assert_non_null(strstr(e.msg, "not a file or block device"));
+	assert_int_equal(blk_device_update(f->b, "/proc/self/exe", NULL, &e), 0);
+	assert_int_equal(blk_device_update(f->b, path, NULL, &e), 0);
+	assert_int_equal(capacity(f), 8);
+	assert_int_equal(serve(f, s, 3, &used, &w), S_IOERR);
+	h.type = T_IN;
+	s[1].write = true;
+	assert_int_equal(serve(f, s, 3, &used, &w), S_OK);
+	assert_int_equal(w[0], 0x80 | 1);
+	close(fd);
+}
+
+/* PATCH /drives rate_limiter: a held request goes once a new limiter lets it. */
+static void test_update_limiter(void **state)
+{
+	struct fake *f = *state;
+	struct blk_hdr h = { .type = T_IN, .sector = 2 };
+	struct seg s[] = { { 16, false, &h }, { 512, true, NULL }, { 1, true, NULL } };
+	struct rate_limiter_config one = { .ops = { .size = 1, .refill_time_ms = DAY_MS } };
+	struct rate_limiter_config none = { 0 };
+	struct err e = { "" };
+	uint8_t *w, *last;
+	uint32_t used;
+	uint16_t head;
+
+	assert_int_equal(blk_device_update(f->b, NULL, &one, &e), 0);
+	assert_int_equal(serve(f, s, 3, &used, &w), S_OK);
+	head = offer(f, s, 3, &last, &w);
+	assert_false(pop_serve(f));
+	/* A refused update (the image) changes nothing, the limiter neither. */
+	assert_int_equal(blk_device_update(f->b, "/nonexistent", &none, &e), -ENOENT);
+	assert_false(pop_serve(f));
+	assert_int_equal(blk_device_update(f->b, NULL, &none, &e), 0);
+	assert_true(pop_serve(f));
+	assert_int_equal(used_status(f, head, last, &used), S_OK);
+	assert_int_equal(used, 513);
+	assert_int_equal(w[0], 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -380,6 +524,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_malformed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flush, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_zeroes_and_discard, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_update_image, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_update_image_read_only, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_update_limiter, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

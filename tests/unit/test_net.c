@@ -6,8 +6,8 @@
  * frames from the "host" end, and check what the guest and the host get:
  * headers sanitised both ways, mergeable buffers and num_buffers, frames
  * that cannot fit dropped without losing the chains, no tap watching while
- * the guest has no buffers, a tap that goes away, and hostile chains and
- * headers refused.
+ * the guest has no buffers, a tap that goes away, hostile chains and
+ * headers refused, and rate limiters replaced on a running interface.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,6 +17,8 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 
+/* net.c's one external function would clash with the library's copy of it. */
+#define net_update_limiters net_update_limiters_unit
 #include "virtio/net.c"
 
 #define RAM_BASE 0x100000ull
@@ -78,6 +80,8 @@ static int setup(void **state)
 	n->dev.priv = n;
 	n->dev.vm = f->vm;
 	n->dev.irq_fd = eventfd(0, EFD_NONBLOCK);
+	for (unsigned q = 0; q < 2; q++)
+		n->dev.kick_fd[q] = eventfd(0, EFD_NONBLOCK);
 	snprintf(n->dev.name, sizeof(n->dev.name), "virtio-net net0");
 	pthread_mutex_init(&n->dev.lock, NULL);
 	assert_int_equal(loop_add(&f->vm->loop, n->tap, 0, net_tap_event, n), 0);
@@ -89,8 +93,12 @@ static int teardown(void **state)
 {
 	struct fake *f = *state;
 
+	net_limiter_drop(f->n, &f->n->rx_rl);
+	net_limiter_drop(f->n, &f->n->tx_rl);
 	close(f->n->tap);
 	close(f->n->dev.irq_fd);
+	for (unsigned q = 0; q < 2; q++)
+		close(f->n->dev.kick_fd[q]);
 	if (f->peer >= 0)
 		close(f->peer);
 	pthread_mutex_destroy(&f->n->dev.lock);
@@ -502,6 +510,85 @@ static void test_tap_gone(void **state)
 	assert_int_equal(f->n->watch, EPOLLET);
 }
 
+#define DAY_MS 86400000ull      /* a refill so slow that no test sees a token of it */
+
+/* A kick is waiting on queue (q)'s eventfd (the I/O thread would serve it). */
+static bool kicked(struct fake *f, unsigned q)
+{
+	uint64_t v;
+
+	return read(f->n->dev.kick_fd[q], &v, sizeof(v)) == sizeof(v);
+}
+
+/* PATCH /network-interfaces: new transmit limiters on a running interface. */
+static void test_tx_limiter_update(void **state)
+{
+	struct fake *f = *state;
+	struct net *n = f->n;
+	struct virtio_net_hdr_v1 h = { 0 };
+	struct rate_limiter_config two = { .ops = { .size = 2, .refill_time_ms = DAY_MS } };
+	struct rate_limiter_config none = { 0 };
+	uint8_t got[NET_HDR_LEN + 64];
+	struct err e = { "" };
+
+	start(f, 0, false);
+	assert_int_equal(net_set_limiters(n, NULL, &two, &e), 0);
+	assert_true(ratelimit_active(&n->tx_rl));
+	assert_false(ratelimit_active(&n->rx_rl));
+	tx_frame(f, &h, 60);
+	net_notify(&n->dev, NET_TXQ);
+	assert_int_equal(recv(f->peer, got, sizeof(got), 0), NET_HDR_LEN + 60);
+	/* The same buckets again keep their tokens: one frame more, then the limiter holds. */
+	assert_int_equal(net_set_limiters(n, NULL, &two, &e), 0);
+	tx_frame(f, &h, 60);
+	tx_frame(f, &h, 60);
+	net_notify(&n->dev, NET_TXQ);
+	assert_int_equal(recv(f->peer, got, sizeof(got), 0), NET_HDR_LEN + 60);
+	assert_true(host_nothing(f));
+	assert_true(n->tx_rl.waiting);
+	assert_int_equal(used_idx(f, NET_TXQ), 2);
+	assert_false(kicked(f, NET_TXQ));
+	/* No limit: the held frame goes out when the I/O thread serves the kick. */
+	assert_int_equal(net_set_limiters(n, NULL, &none, &e), 0);
+	assert_false(ratelimit_active(&n->tx_rl));
+	assert_true(kicked(f, NET_TXQ));
+	net_notify(&n->dev, NET_TXQ);
+	assert_int_equal(recv(f->peer, got, sizeof(got), 0), NET_HDR_LEN + 60);
+	assert_int_equal(used_idx(f, NET_TXQ), 3);
+	assert_int_equal(n->tx_rl.throttled, 1);
+	assert_int_equal(n->tx_cfg.ops.size, 0);
+}
+
+/* A frame held by the receive limiter is delivered once a new one lets it through. */
+static void test_rx_limiter_update(void **state)
+{
+	struct fake *f = *state;
+	struct net *n = f->n;
+	struct virtio_net_hdr_v1 h = { 0 };
+	struct rate_limiter_config one = { .ops = { .size = 1, .refill_time_ms = DAY_MS } };
+	struct rate_limiter_config many = { .ops = { .size = 100, .refill_time_ms = DAY_MS } };
+	struct err e = { "" };
+
+	start(f, VIRTIO_BIT(VIRTIO_NET_F_MRG_RXBUF), false);
+	assert_int_equal(net_set_limiters(n, &one, NULL, &e), 0);
+	assert_false(ratelimit_active(&n->tx_rl));
+	add_rx(f, BUF(0), 2048);
+	add_rx(f, BUF(1), 2048);
+	host_send(f, &h, 60, 1);
+	host_send(f, &h, 60, 2);
+	tap_readable(f);
+	assert_int_equal(n->st.rx_frames, 1);
+	assert_int_not_equal(n->rx_len, 0);
+	assert_int_equal(n->watch, 0);
+	/* A bigger bucket starts full: the frame in hand goes in on the kick. */
+	assert_int_equal(net_set_limiters(n, &many, NULL, &e), 0);
+	assert_true(kicked(f, NET_RXQ));
+	net_notify(&n->dev, NET_RXQ);
+	assert_int_equal(n->st.rx_frames, 2);
+	assert_int_equal(used_idx(f, NET_RXQ), 2);
+	assert_int_equal(n->rx_rl.ops.tokens, 99);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -517,6 +604,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rx_hostile_chains, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rx_mergeable_tiny_first, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tap_gone, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tx_limiter_update, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rx_limiter_update, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
