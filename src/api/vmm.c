@@ -81,8 +81,12 @@ static int build_vm(struct api *a, struct err *e)
 	return 0;
 }
 
-/* With a->vm built: let the main thread run it and answer once it does. (what) prefixes errors. */
-static void hand_over(struct api *a, uint64_t t0, const char *what, struct api_response *r)
+/*
+ * With a->vm built: let the main thread run it and answer once it does.
+ * (action) names the request in the log, (what) prefixes errors.
+ */
+static void hand_over(struct api *a, uint64_t t0, const char *action, const char *what,
+		      struct api_response *r)
 {
 	uint64_t one = 1;
 
@@ -104,7 +108,7 @@ static void hand_over(struct api *a, uint64_t t0, const char *what, struct api_r
 	for (unsigned waited = 0; atomic_load(&a->vm->state) == VM_CREATED && waited < START_WAIT_US;
 	     waited += 20)
 		usleep(20);
-	log_info("api", "%s: the VM runs %llu us after the request", what,
+	log_info("api", "%s: the VM runs %llu us after the request", action,
 		 (unsigned long long)(now_us(CLOCK_MONOTONIC) - t0));
 	api_ok(r);
 }
@@ -122,7 +126,7 @@ void api_instance_start(struct api *a, struct api_response *r)
 		api_fault(r, 400, "Start microvm error: %s", e.msg);
 		return;
 	}
-	hand_over(a, t0, "Start microvm error", r);
+	hand_over(a, t0, "InstanceStart", "Start microvm error", r);
 }
 
 /* Nothing but the logger and metrics configured yet (Firecracker's rule for a load). */
@@ -188,7 +192,7 @@ void api_snapshot_load(struct api *a, const struct snapshot_load_args *args, boo
 		vm_start_paused(vm);
 	a->vm = vm;
 	a->restore = ld;
-	hand_over(a, t0, "Load microVM snapshot error", r);
+	hand_over(a, t0, "snapshot load", "Load microVM snapshot error", r);
 }
 
 /*
