@@ -40,7 +40,7 @@ run: build
 	@scripts/run-demo
 
 # All benchmarks, or one: make bench BENCH=blk
-BENCH ?= start blk net api
+BENCH ?= start blk net api restore
 bench: build
 	@scripts/deps.sh bench
 	@for b in $(BENCH); do bench/$$b || exit 1; done
