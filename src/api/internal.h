@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "api/server.h"
+#include "kvm/kvm.h"
 #include "util/err.h"
 #include "vmm/config.h"
 
@@ -54,6 +55,10 @@ struct api {
 					   balloon/statistics), after the device took them */
 	struct vm *vm;                  /* built by InstanceStart or PUT /snapshot/load */
 	struct snapshot_load *restore;  /* the snapshot (vm) was loaded from, freed after it */
+	/* A KVM VM made while the API waits (kvm_prepare), for InstanceStart or a load to use. */
+	pthread_t prep_thread;
+	bool prep_started;
+	struct kvm prep_kvm;
 	_Atomic(struct vm *) live_vm;   /* (vm) once it runs, for readers without (lock) */
 	int start_fd;                   /* eventfd: the main thread should run (vm) */
 	char id[65];

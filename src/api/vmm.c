@@ -57,6 +57,37 @@ static void set_state(struct api *a, enum api_state s)
 	pthread_cond_broadcast(&a->cond);
 }
 
+/*
+ * The prepare thread: while lodge waits for its first requests, make the
+ * KVM VM that InstanceStart or a snapshot load will build on, and pay the
+ * host's first-memory-slot cost then (kvm_prepare), not inside the request.
+ */
+static void *prepare_thread(void *arg)
+{
+	struct api *a = arg;
+	struct err e = { "" };
+
+	if (kvm_prepare(&a->prep_kvm, a->cfg.kvm_path ? a->cfg.kvm_path : "/dev/kvm", &e) < 0)
+		log_debug("api", "no KVM VM made in advance: %s", e.msg);
+	return NULL;
+}
+
+static void prepare_start(struct api *a)
+{
+	a->prep_kvm.sys_fd = a->prep_kvm.vm_fd = -1;
+	a->prep_started = pthread_create(&a->prep_thread, NULL, prepare_thread, a) == 0;
+}
+
+/* The VM prepare_thread made, once it is done, or NULL (none, or it failed). */
+static struct kvm *prepared_kvm(struct api *a)
+{
+	if (a->prep_started) {
+		pthread_join(a->prep_thread, NULL);
+		a->prep_started = false;
+	}
+	return a->prep_kvm.vm_fd >= 0 ? &a->prep_kvm : NULL;
+}
+
 /* Build the VM from (a)->cfg; (a)->lock held. 0 or -errno with (e) (no VM left behind). */
 static int build_vm(struct api *a, struct err *e)
 {
@@ -71,7 +102,7 @@ static int build_vm(struct api *a, struct err *e)
 	vm = malloc(sizeof(*vm));
 	if (!vm)
 		return errf(e, -ENOMEM, "out of memory");
-	r = vm_create(vm, &a->cfg, e);
+	r = vm_create_prepared(vm, &a->cfg, prepared_kvm(a), e);
 	if (r < 0) {
 		vm_destroy(vm);
 		free(vm);
@@ -170,6 +201,7 @@ void api_snapshot_load(struct api *a, const struct snapshot_load_args *args, boo
 		config_free(&a->cfg);
 		a->cfg = ld->cfg;
 		config_init(&ld->cfg);
+		ld->kvm = prepared_kvm(a);
 		rc = snapshot_load_vm(vm, ld, &a->cfg, &e);
 		if (rc < 0)
 			vm_destroy(vm);
@@ -360,6 +392,7 @@ int api_state_init(struct api *a, const struct api_opts *o, struct err *e)
 	pthread_mutex_init(&a->kvm_stats_lock, NULL);
 	config_init(&a->cfg);
 	a->start_fd = -1;
+	a->prep_kvm.sys_fd = a->prep_kvm.vm_fd = -1;
 	/* Firecracker's --id: 1-64 characters of letters, digits and '-'. */
 	if (strlen(id) == 0 || strlen(id) > 64 ||
 	    strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") != strlen(id))
@@ -387,6 +420,8 @@ int api_state_init(struct api *a, const struct api_opts *o, struct err *e)
 
 void api_state_fini(struct api *a)
 {
+	if (prepared_kvm(a))
+		kvm_close(&a->prep_kvm);
 	metrics_close(a->metrics);
 	a->metrics = NULL;
 	metrics_release_vm(a);
@@ -525,6 +560,8 @@ int api_main(const struct api_opts *o)
 				    o->parent_cpu_time_us;
 		log_info("api", "serving %s (%llu CPU us after exec)", o->sock_path,
 			 (unsigned long long)a->startup_cpu_us);
+		if (!o->config_file)
+			prepare_start(a);
 	}
 	status = o->config_file ? run_vm(a, false) : wait_for_start(a, sig_fd);
 out:

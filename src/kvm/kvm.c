@@ -6,7 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <unistd.h>
+
+#include "kvm/cpuid.h"
 
 /* Both addresses sit in the MMIO hole above the LAPIC; used by Intel VMX only. */
 #define KVM_TSS_ADDR          0xfffbd000UL
@@ -55,6 +58,7 @@ int kvm_open(struct kvm *k, const char *path, struct err *e)
 	int r;
 
 	k->vm_fd = -1;
+	k->cpuid = NULL;
 	k->sys_fd = open(path, O_RDWR | O_CLOEXEC);
 	if (k->sys_fd < 0)
 		return errf(e, -errno, "%s: %s", path, strerror(errno));
@@ -92,8 +96,64 @@ int kvm_open(struct kvm *k, const char *path, struct err *e)
 	return r;
 }
 
+/* A slot number and a guest address no VM of lodge's uses (the top of the MMIO hole). */
+#define KVM_WARM_SLOT 31
+#define KVM_WARM_GPA  0xfeff0000ULL
+
+int kvm_prepare(struct kvm *k, const char *path, struct err *e)
+{
+	void *page;
+	struct kvm_userspace_memory_region slot = {
+		.slot = KVM_WARM_SLOT,
+		.guest_phys_addr = KVM_WARM_GPA,
+		.memory_size = 4096,
+	};
+	int r = kvm_open(k, path, e);
+
+	if (r < 0)
+		return r;
+	if (!kvm_supported_cpuid(k, e)) {
+		kvm_close(k);
+		return -EIO;
+	}
+	page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (page == MAP_FAILED)
+		return 0;       /* only an optimisation */
+	slot.userspace_addr = (uintptr_t)page;
+	if (ioctl(k->vm_fd, KVM_SET_USER_MEMORY_REGION, &slot) == 0) {
+		slot.memory_size = 0;
+		if (ioctl(k->vm_fd, KVM_SET_USER_MEMORY_REGION, &slot) < 0) {
+			r = errf(e, -errno, "KVM_SET_USER_MEMORY_REGION (removing slot %d): %s",
+				 KVM_WARM_SLOT, strerror(errno));
+			kvm_close(k);
+		}
+	}
+	munmap(page, 4096);
+	return r;
+}
+
+const struct cpuid_table *kvm_supported_cpuid(struct kvm *k, struct err *e)
+{
+	if (!k->cpuid) {
+		struct cpuid_table *t = malloc(sizeof(*t));
+
+		if (!t) {
+			errf(e, -ENOMEM, "out of memory");
+			return NULL;
+		}
+		if (cpuid_get_supported(k->sys_fd, t, e) < 0) {
+			free(t);
+			return NULL;
+		}
+		k->cpuid = t;
+	}
+	return k->cpuid;
+}
+
 void kvm_close(struct kvm *k)
 {
+	free(k->cpuid);
+	k->cpuid = NULL;
 	if (k->vm_fd >= 0)
 		close(k->vm_fd);
 	if (k->sys_fd >= 0)

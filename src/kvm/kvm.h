@@ -8,11 +8,14 @@
 #include "kvm/mem.h"
 #include "util/err.h"
 
+struct cpuid_table;
+
 struct kvm {
 	int sys_fd;             /* /dev/kvm */
 	int vm_fd;
 	int run_size;           /* bytes to mmap for each vCPU's struct kvm_run */
 	int max_vcpus;
+	struct cpuid_table *cpuid;      /* KVM_GET_SUPPORTED_CPUID once read, or NULL */
 };
 
 /*
@@ -24,10 +27,22 @@ struct kvm {
 int kvm_open(struct kvm *k, const char *path, struct err *e);
 
 /*
+ * kvm_open, then pay in advance what a VM's first memory slot costs: on
+ * some hosts (kvm_pvm) the first KVM_SET_USER_MEMORY_REGION after the
+ * irqchip exists takes milliseconds whatever its size, later ones
+ * microseconds. A one-page slot is added and removed again. For a VM that
+ * is built later from this one (the API's InstanceStart and snapshot load).
+ */
+int kvm_prepare(struct kvm *k, const char *path, struct err *e);
+
+/*
  * Create KVM's in-kernel 8254 PIT (with the dummy speaker port 0x61); once
  * it exists, KVM serves ports 0x40-0x43 and 0x61 without exits. 0 or -errno.
  */
 int kvm_create_pit(struct kvm *k);
+
+/* KVM's supported CPUID, read once (it takes ~0.4 ms) and kept; NULL with (e) on failure. */
+const struct cpuid_table *kvm_supported_cpuid(struct kvm *k, struct err *e);
 
 /* Close the VM and system fds. */
 void kvm_close(struct kvm *k);

@@ -629,7 +629,8 @@ static int apply_state(struct vm *vm, void *arg, struct err *e)
 int snapshot_load_vm(struct vm *vm, struct snapshot_load *ld, const struct vm_config *cfg,
 		     struct err *e)
 {
-	const struct vm_restore rs = { .make_memory = make_memory, .apply = apply_state, .arg = ld };
+	const struct vm_restore rs = { .make_memory = make_memory, .apply = apply_state, .arg = ld,
+				       .kvm = ld->kvm };
 	int r = vm_create_restored(vm, cfg, &rs, e);
 
 	if (r == 0)

@@ -73,6 +73,7 @@ struct snapshot_load {
 	int uffd;                       /* the userfaultfd (Uffd backends), -1 otherwise */
 	int uffd_sock;                  /* the connection to the external handler, -1 otherwise */
 	struct uffd_server *uffd_self;  /* lodge's own fault handler thread, or NULL */
+	struct kvm *kvm;                /* a KVM VM made earlier (kvm_prepare) to use, or NULL */
 };
 
 /*

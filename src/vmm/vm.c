@@ -242,20 +242,18 @@ static int vm_load_kernel(struct vm *vm, struct boot_entry *entry, struct err *e
 
 static int vm_create_vcpus(struct vm *vm, const struct boot_entry *entry, struct err *e)
 {
-	struct cpuid_table *cpuid = malloc(sizeof(*cpuid));
-	int r;
+	const struct cpuid_table *cpuid = kvm_supported_cpuid(&vm->kvm, e);
+	int r = 0;
 
 	vm->vcpus = calloc(vm->ncpus, sizeof(*vm->vcpus));
-	if (!vm->vcpus || !cpuid) {
-		free(cpuid);
+	if (!vm->vcpus)
 		return errf(e, -ENOMEM, "out of memory");
-	}
 	for (unsigned i = 0; i < vm->ncpus; i++)
 		vm->vcpus[i].fd = -1;
-	r = cpuid_get_supported(vm->kvm.sys_fd, cpuid, e);
+	if (!cpuid)
+		return -EIO;
 	for (unsigned i = 0; r == 0 && i < vm->ncpus; i++)
 		r = vcpu_create(&vm->vcpus[i], vm, i, cpuid, e);
-	free(cpuid);
 	if (r < 0 || !entry)
 		return r;
 	return vcpu_set_boot_state(&vm->vcpus[0], entry, e);
@@ -267,7 +265,7 @@ static int vm_create_vcpus(struct vm *vm, const struct boot_entry *entry, struct
  * state from a snapshot, nothing loaded).
  */
 static int vm_build(struct vm *vm, const struct vm_config *cfg, const struct vm_restore *rs,
-		    struct err *e)
+		    struct kvm *prepared, struct err *e)
 {
 	struct boot_entry entry;
 	const char *kvm_path = cfg->kvm_path ? cfg->kvm_path : "/dev/kvm";
@@ -292,9 +290,15 @@ static int vm_build(struct vm *vm, const struct vm_config *cfg, const struct vm_
 	if (r < 0)
 		return errf(e, r, "epoll: %s", strerror(-r));
 	log_trace_point("start");
-	r = kvm_open(&vm->kvm, kvm_path, e);
-	if (r < 0)
-		return r;
+	if (prepared && prepared->vm_fd >= 0) {
+		vm->kvm = *prepared;
+		prepared->sys_fd = prepared->vm_fd = -1;
+		prepared->cpuid = NULL;
+	} else {
+		r = kvm_open(&vm->kvm, kvm_path, e);
+		if (r < 0)
+			return r;
+	}
 	if (vm->ncpus > (unsigned)vm->kvm.max_vcpus)
 		return errf(e, -EINVAL, "--cpus %u: KVM allows at most %d", vm->ncpus,
 			    vm->kvm.max_vcpus);
@@ -348,13 +352,19 @@ static int vm_build(struct vm *vm, const struct vm_config *cfg, const struct vm_
 
 int vm_create(struct vm *vm, const struct vm_config *cfg, struct err *e)
 {
-	return vm_build(vm, cfg, NULL, e);
+	return vm_build(vm, cfg, NULL, NULL, e);
+}
+
+int vm_create_prepared(struct vm *vm, const struct vm_config *cfg, struct kvm *kvm,
+		       struct err *e)
+{
+	return vm_build(vm, cfg, NULL, kvm, e);
 }
 
 int vm_create_restored(struct vm *vm, const struct vm_config *cfg, const struct vm_restore *rs,
 		       struct err *e)
 {
-	return vm_build(vm, cfg, rs, e);
+	return vm_build(vm, cfg, rs, rs->kvm, e);
 }
 
 void vm_start_paused(struct vm *vm)

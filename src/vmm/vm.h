@@ -80,6 +80,13 @@ struct vm {
 /* Build the whole VM from (cfg): KVM, memory, devices, tables, kernel, vCPUs. 0 or -errno. */
 int vm_create(struct vm *vm, const struct vm_config *cfg, struct err *e);
 
+/*
+ * vm_create with a KVM VM made earlier (kvm_prepare): (vm) takes it over,
+ * and (*kvm) is left closed. NULL or a closed (*kvm): vm_create.
+ */
+int vm_create_prepared(struct vm *vm, const struct vm_config *cfg, struct kvm *kvm,
+		       struct err *e);
+
 /* A restore's part in building a VM (snapshot/snapshot.c). */
 struct vm_restore {
 	/* Make vm->mem (guest RAM holding the snapshot's memory). 0 or -errno. */
@@ -87,6 +94,7 @@ struct vm_restore {
 	/* Load every saved state; devices and vCPUs exist, no thread runs. 0 or -errno. */
 	int (*apply)(struct vm *vm, void *arg, struct err *e);
 	void *arg;
+	struct kvm *kvm;                /* a KVM VM made earlier (kvm_prepare), or NULL */
 };
 
 /*
