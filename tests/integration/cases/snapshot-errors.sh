@@ -42,22 +42,38 @@ restore_fails() {
 	echo "  refused: $(cat "$TMP/err")"
 }
 
-# One byte changed in the middle of a section: its checksum catches it.
-cp "$TMP/good.state" "$TMP/bad.state"
-printf '\377' | dd of="$TMP/bad.state" bs=1 seek=2000 conv=notrunc 2> /dev/null
-restore_fails "$TMP/bad.state" "$TMP/good.mem" 'checksum mismatch'
-head -c 5000 "$TMP/good.state" > "$TMP/bad.state"
-restore_fails "$TMP/bad.state" "$TMP/good.mem" 'truncated'
-cp "$TMP/good.state" "$TMP/bad.state"
-printf '\002' | dd of="$TMP/bad.state" bs=1 seek=8 conv=notrunc 2> /dev/null
-restore_fails "$TMP/bad.state" "$TMP/good.mem" 'format version 2, this lodge reads 1'
-cp "$TMP/good.state" "$TMP/bad.state"
-printf '\003' | dd of="$TMP/bad.state" bs=1 seek=12 conv=notrunc 2> /dev/null
-restore_fails "$TMP/bad.state" "$TMP/good.mem" 'architecture'
-restore_fails "$GUESTS/hello.elf" "$TMP/good.mem" 'not a lodge snapshot'
-head -c 1048576 "$TMP/good.mem" > "$TMP/short.mem"
-restore_fails "$TMP/good.state" "$TMP/short.mem" 'wrong or truncated'
-restore_fails "$TMP/good.state" "$TMP/nonexistent.mem" 'No such file'
+# bad_files: every kind of bad file is refused.
+bad_files() {
+	# One byte changed in the middle of a section: its checksum catches it.
+	cp "$TMP/good.state" "$TMP/bad.state"
+	printf '\377' | dd of="$TMP/bad.state" bs=1 seek=2000 conv=notrunc 2> /dev/null
+	restore_fails "$TMP/bad.state" "$TMP/good.mem" 'checksum mismatch'
+	head -c 5000 "$TMP/good.state" > "$TMP/bad.state"
+	restore_fails "$TMP/bad.state" "$TMP/good.mem" 'truncated'
+	cp "$TMP/good.state" "$TMP/bad.state"
+	printf '\002' | dd of="$TMP/bad.state" bs=1 seek=8 conv=notrunc 2> /dev/null
+	restore_fails "$TMP/bad.state" "$TMP/good.mem" 'format version 2, this lodge reads 1'
+	cp "$TMP/good.state" "$TMP/bad.state"
+	printf '\003' | dd of="$TMP/bad.state" bs=1 seek=12 conv=notrunc 2> /dev/null
+	restore_fails "$TMP/bad.state" "$TMP/good.mem" 'architecture'
+	restore_fails "$GUESTS/hello.elf" "$TMP/good.mem" 'not a lodge snapshot'
+	head -c 1048576 "$TMP/good.mem" > "$TMP/short.mem"
+	restore_fails "$TMP/good.state" "$TMP/short.mem" 'wrong or truncated'
+	restore_fails "$TMP/good.state" "$TMP/nonexistent.mem" 'No such file'
+}
+# The ASan build first (a sanitizer report must not look like status 2), then lodge.
+asan=${LODGE_ASAN:-$ROOT/build-asan/lodge}
+if [ -x "$asan" ]; then
+	ASAN_OPTIONS=exitcode=86:detect_leaks=1
+	UBSAN_OPTIONS=halt_on_error=1:exitcode=87:print_stacktrace=1
+	export ASAN_OPTIONS UBSAN_OPTIONS
+	plain=$LODGE
+	LODGE=$asan
+	bad_files
+	LODGE=$plain
+	unset ASAN_OPTIONS UBSAN_OPTIONS
+fi
+bad_files
 
 # The earlier snapshot still restores.
 lodge_run --restore "$TMP/good.state" --mem "$TMP/good.mem" --drive-override "d0=$TMP/good.img"
