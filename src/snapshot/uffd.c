@@ -85,7 +85,8 @@ int uffd_send(const struct gmem *m, int uffd, const char *socket_path, int *sock
 				      "size", (json_int_t)m->regions[i].size,
 				      "offset", (json_int_t)m->regions[i].offset,
 				      "page_size", (json_int_t)PAGE,
-				      "page_size_kib", (json_int_t)(PAGE / 1024));
+				      /* Firecracker's older name; it carries bytes too, despite it. */
+				      "page_size_kib", (json_int_t)PAGE);
 
 		if (!o || json_array_append_new(arr, o) < 0)
 			r = -ENOMEM;

@@ -19,7 +19,8 @@ int uffd_register(const struct gmem *m, int *fd, struct err *e);
 /*
  * Hand (uffd) to the handler listening on (socket_path): one message, a
  * JSON array of {"base_host_virt_addr", "size", "offset", "page_size",
- * "page_size_kib"} (one per RAM region; offset into the memory file) with
+ * "page_size_kib"} (one per RAM region; offset into the memory file; both
+ * page sizes in bytes, as Firecracker sends them) with
  * the fd in SCM_RIGHTS. (*sock) gets the connection, kept open while the
  * VM lives. 0 or -errno.
  */
