@@ -27,7 +27,7 @@ static const char usage_text[] =
 	"                 [--vsock UDS_PATH[,guest_cid=N]] [--balloon MiB[,key=value...]]\n"
 	"                 [--entropy[=key=value...]]\n"
 	"       lodge run --restore STATE --mem FILE [--mem-backend file|uffd|uffd:SOCKET]\n"
-	"                 [--paused] [--track-dirty-pages] [--net-override IFACE=TAP]...\n"
+	"                 [--track-dirty-pages] [--net-override IFACE=TAP]...\n"
 	"                 [--drive-override DRIVE=PATH]... [--vsock-override UDS_PATH]\n"
 	"                 [--log-level LEVEL]\n"
 	"       lodge snapshot create --api-sock PATH --state FILE --mem FILE [--diff]\n"
@@ -244,14 +244,12 @@ static void report_rss(const struct gmem *m)
 	fprintf(stderr, " guest_kib=%ld own_kib=%ld\n", guest, v[0] + v[1] + v[2] - guest);
 }
 
-enum { RS_RESTORE = 1024, RS_MEM, RS_BACKEND, RS_PAUSED, RS_TRACK, RS_NET, RS_DRIVE, RS_VSOCK,
-       RS_LOG_LEVEL };
+enum { RS_RESTORE = 1024, RS_MEM, RS_BACKEND, RS_TRACK, RS_NET, RS_DRIVE, RS_VSOCK, RS_LOG_LEVEL };
 
 static const struct option restore_options[] = {
 	{ "restore", required_argument, NULL, RS_RESTORE },
 	{ "mem", required_argument, NULL, RS_MEM },
 	{ "mem-backend", required_argument, NULL, RS_BACKEND },
-	{ "paused", no_argument, NULL, RS_PAUSED },
 	{ "track-dirty-pages", no_argument, NULL, RS_TRACK },
 	{ "net-override", required_argument, NULL, RS_NET },
 	{ "drive-override", required_argument, NULL, RS_DRIVE },
@@ -277,8 +275,7 @@ static int add_override(char *arg, const char **id, const char **value, unsigned
 	return 0;
 }
 
-static int parse_restore_args(int argc, char **argv, struct snapshot_load_args *a, bool *paused,
-			      struct err *e)
+static int parse_restore_args(int argc, char **argv, struct snapshot_load_args *a, struct err *e)
 {
 	int opt;
 
@@ -291,7 +288,6 @@ static int parse_restore_args(int argc, char **argv, struct snapshot_load_args *
 		switch (opt) {
 		case RS_RESTORE: a->state_path = optarg; break;
 		case RS_MEM: a->mem_path = optarg; break;
-		case RS_PAUSED: *paused = true; break;
 		case RS_TRACK: a->track_dirty_pages = true; break;
 		case RS_VSOCK: a->vsock_uds = optarg; break;
 		case RS_NET:
@@ -334,17 +330,20 @@ static int parse_restore_args(int argc, char **argv, struct snapshot_load_args *
 	return 0;
 }
 
-/* `lodge run --restore STATE --mem FILE ...`: a VM from a snapshot, run to its end. */
+/*
+ * `lodge run --restore STATE --mem FILE ...`: a VM from a snapshot, run to
+ * its end (no API: a VM to pause or snapshot again is loaded through
+ * `lodge --api-sock` and PUT /snapshot/load instead).
+ */
 static int cmd_restore(int argc, char **argv)
 {
 	struct snapshot_load_args a = { 0 };
 	struct snapshot_load ld;
 	struct vm vm;
 	struct err e = { "" };
-	bool paused = false;
 	int r, status;
 
-	r = parse_restore_args(argc, argv, &a, &paused, &e);
+	r = parse_restore_args(argc, argv, &a, &e);
 	if (r < 0) {
 		fprintf(stderr, "lodge: %s\n", e.msg);
 		return VM_STATUS_USAGE;
@@ -360,8 +359,6 @@ static int cmd_restore(int argc, char **argv)
 		snapshot_load_close(&ld);
 		return VM_STATUS_USAGE;
 	}
-	if (paused)
-		vm_start_paused(&vm);
 	status = vm_run(&vm);
 	report_rss(&vm.mem);
 	vm_destroy(&vm);
