@@ -59,6 +59,7 @@ struct api {
 	pthread_t prep_thread;
 	bool prep_started;
 	struct kvm prep_kvm;
+	char prep_path[256];            /* the /dev/kvm path it opens (a copy: cfg may change) */
 	_Atomic(struct vm *) live_vm;   /* (vm) once it runs, for readers without (lock) */
 	int start_fd;                   /* eventfd: the main thread should run (vm) */
 	char id[65];

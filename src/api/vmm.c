@@ -67,7 +67,7 @@ static void *prepare_thread(void *arg)
 	struct api *a = arg;
 	struct err e = { "" };
 
-	if (kvm_prepare(&a->prep_kvm, a->cfg.kvm_path ? a->cfg.kvm_path : "/dev/kvm", &e) < 0)
+	if (kvm_prepare(&a->prep_kvm, a->prep_path, &e) < 0)
 		log_debug("api", "no KVM VM made in advance: %s", e.msg);
 	return NULL;
 }
@@ -75,6 +75,8 @@ static void *prepare_thread(void *arg)
 static void prepare_start(struct api *a)
 {
 	a->prep_kvm.sys_fd = a->prep_kvm.vm_fd = -1;
+	snprintf(a->prep_path, sizeof(a->prep_path), "%s",
+		 a->cfg.kvm_path ? a->cfg.kvm_path : "/dev/kvm");
 	a->prep_started = pthread_create(&a->prep_thread, NULL, prepare_thread, a) == 0;
 }
 
