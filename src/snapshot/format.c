@@ -339,45 +339,67 @@ static char *dir_of(const char *path)
 	return dir;
 }
 
-int snap_write_file_atomic(const char *path, const void *data, size_t len, struct err *e)
+int snap_tmp_open(const char *path, char **tmp, struct err *e)
 {
 	const char *slash = strrchr(path, '/');
 	const char *base = slash ? slash + 1 : path;
-	char *dir, *tmp = NULL;
-	int fd, rc;
+	char *dir;
+	int fd;
 
+	*tmp = NULL;
 	if (!*base || !strcmp(base, ".") || !strcmp(base, ".."))
 		return errf(e, -EINVAL, "%s: not a file name", path);
 	dir = dir_of(path);
 	if (dir)
-		tmp = malloc(strlen(dir) + strlen(base) + sizeof("/..tmp-XXXXXX"));
-	if (!tmp) {
+		*tmp = malloc(strlen(dir) + strlen(base) + sizeof("/..tmp-XXXXXX"));
+	if (!*tmp) {
 		free(dir);
 		return errf(e, -ENOMEM, "%s: out of memory", path);
 	}
-	sprintf(tmp, "%s/.%s.tmp-XXXXXX", dir, base);
-
-	/* mkostemp makes it 0600: a state file holds the guest's secrets too. */
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0) {
-		rc = -errno;
-		goto out;
-	}
-	rc = fill_tmp(fd, data, len);
-	if (!rc && rename(tmp, path) < 0)
-		rc = -errno;
-	if (rc) {
-		unlink(tmp);
-		goto out;
-	}
-	/* Renamed: the new file is in place; only its durability is in doubt now. */
-	rc = fsync_dir(dir);
-out:
+	sprintf(*tmp, "%s/.%s.tmp-XXXXXX", dir, base);
 	free(dir);
-	free(tmp);
+	/* mkostemp makes it 0600: snapshot files hold the guest's secrets. */
+	fd = mkostemp(*tmp, O_CLOEXEC);
+	if (fd < 0) {
+		int rc = errf(e, -errno, "%s: %s", path, strerror(errno));
+
+		free(*tmp);
+		*tmp = NULL;
+		return rc;
+	}
+	return fd;
+}
+
+int snap_tmp_commit(const char *tmp, const char *path, struct err *e)
+{
+	char *dir;
+	int rc;
+
+	if (rename(tmp, path) < 0)
+		return errf(e, -errno, "%s: %s", path, strerror(errno));
+	/* Renamed: the new file is in place; only its durability is in doubt now. */
+	dir = dir_of(path);
+	rc = dir ? fsync_dir(dir) : -ENOMEM;
+	free(dir);
+	return rc ? errf(e, rc, "%s: %s", path, strerror(-rc)) : 0;
+}
+
+int snap_write_file_atomic(const char *path, const void *data, size_t len, struct err *e)
+{
+	char *tmp;
+	int fd = snap_tmp_open(path, &tmp, e), rc;
+
+	if (fd < 0)
+		return fd;
+	rc = fill_tmp(fd, data, len);
 	if (rc)
-		return errf(e, rc, "%s: %s", path, strerror(-rc));
-	return 0;
+		errf(e, rc, "%s: %s", path, strerror(-rc));
+	else
+		rc = snap_tmp_commit(tmp, path, e);
+	if (rc)
+		unlink(tmp);    /* gone already when only the directory's fsync failed */
+	free(tmp);
+	return rc;
 }
 
 /* ---- Reading. ---- */

@@ -82,6 +82,16 @@ int snap_writer_finish(struct snap_writer *w, const uint8_t **data, size_t *len,
  */
 int snap_write_file_atomic(const char *path, const void *data, size_t len, struct err *e);
 
+/*
+ * The two halves of snap_write_file_atomic, for files written some other
+ * way (guest memory): snap_tmp_open creates ".NAME.tmp-XXXXXX" beside
+ * (path), mode 0600, and returns its fd with (*tmp) its malloc'd name, or
+ * -errno; snap_tmp_commit renames it over (path) and fsyncs the directory,
+ * 0 or -errno (the caller unlinks (tmp) when the rename failed). Errors name (path).
+ */
+int snap_tmp_open(const char *path, char **tmp, struct err *e);
+int snap_tmp_commit(const char *tmp, const char *path, struct err *e);
+
 /* ---- Reading. ---- */
 
 struct snap_section {

@@ -227,40 +227,6 @@ static int write_memory(const struct gmem *m, int fd, const uint64_t *bitmap)
 	return 0;
 }
 
-/* A temporary file beside (path): ".NAME.tmp-XXXXXX". (*tmp) is malloc'd. */
-static int open_beside(const char *path, char **tmp, struct err *e)
-{
-	char *copy = strdup(path), *dir, *base;
-	int fd;
-
-	*tmp = NULL;
-	if (!copy)
-		return errf(e, -ENOMEM, "out of memory");
-	base = strrchr(copy, '/');
-	if (base) {
-		*base++ = 0;
-		dir = *copy ? copy : "/";
-	} else {
-		base = copy;
-		dir = ".";
-	}
-	if (asprintf(tmp, "%s/.%s.tmp-XXXXXX", dir, base) < 0) {
-		*tmp = NULL;
-		free(copy);
-		return errf(e, -ENOMEM, "out of memory");
-	}
-	free(copy);
-	fd = mkostemp(*tmp, O_CLOEXEC);
-	if (fd < 0) {
-		int r = errf(e, -errno, "%s: %s", path, strerror(errno));
-
-		free(*tmp);
-		*tmp = NULL;
-		return r;
-	}
-	return fd;
-}
-
 /* Put the pages of (bitmap) back into the dirty record (a failed snapshot must not lose them). */
 static void put_back_dirty(const struct gmem *m, const uint64_t *bitmap)
 {
@@ -322,7 +288,7 @@ int snapshot_create(struct vm *vm, enum snapshot_type type, const char *state_pa
 			gmem_take_dirty(&vm->mem, dirty);
 	}
 	if (r == 0) {
-		fd = open_beside(mem_path, &tmp, e);
+		fd = snap_tmp_open(mem_path, &tmp, e);
 		r = fd < 0 ? fd : 0;
 	}
 	if (r == 0) {
@@ -334,8 +300,8 @@ int snapshot_create(struct vm *vm, enum snapshot_type type, const char *state_pa
 	}
 	if (r == 0)
 		r = snap_write_file_atomic(state_path, bytes, nbytes, e);
-	if (r == 0 && rename(tmp, mem_path) < 0)
-		r = errf(e, -errno, "%s: %s", mem_path, strerror(errno));
+	if (r == 0)
+		r = snap_tmp_commit(tmp, mem_path, e);
 	if (fd >= 0)
 		close(fd);
 	if (r < 0 && tmp)
@@ -717,7 +683,7 @@ int snapshot_merge(const char *base_mem, const char *diff_mem, struct err *e)
 			 (long long)ds.st_size, base_mem, (long long)bs.st_size);
 	/* The merge is written beside the base and renamed over it: a failure leaves the base whole. */
 	if (r == 0) {
-		out = open_beside(base_mem, &tmp, e);
+		out = snap_tmp_open(base_mem, &tmp, e);
 		r = out < 0 ? out : 0;
 	}
 	if (r == 0 && ftruncate(out, bs.st_size) < 0)
@@ -728,8 +694,8 @@ int snapshot_merge(const char *base_mem, const char *diff_mem, struct err *e)
 		r = copy_extents(diff, out, ds.st_size);
 	if (r == 0 && fsync(out) < 0)
 		r = -errno;
-	if (r == 0 && rename(tmp, base_mem) < 0)
-		r = -errno;
+	if (r == 0)
+		r = snap_tmp_commit(tmp, base_mem, e);
 	if (r < 0 && !e->msg[0])
 		errf(e, r, "merging %s onto %s: %s", diff_mem, base_mem, strerror(-r));
 	if (r < 0 && tmp)
