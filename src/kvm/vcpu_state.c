@@ -355,6 +355,36 @@ static int set_fixed(struct vcpu *c, unsigned long req, const void *src, size_t 
 	return r;
 }
 
+/* Record (id), which must be there with exactly (len) bytes, into KVM with (req). */
+static int set_rec(struct vcpu *c, const struct vcpu_recs *v, unsigned id, unsigned long req,
+		   size_t len, const char *what, struct err *e)
+{
+	int r = need(c, v, id, len, e);
+
+	return r ? r : set_fixed(c, req, v->p[id], len, what, e);
+}
+
+/* Scale the TSC to the snapshot's rate where it differs and KVM can; warn where it cannot. */
+static void restore_tsc_khz(struct vcpu *c, const struct vcpu_recs *v)
+{
+	uint32_t khz;
+	int now;
+
+	if (!v->p[REC_TSC_KHZ] || v->len[REC_TSC_KHZ] != 4)
+		return;
+	memcpy(&khz, v->p[REC_TSC_KHZ], 4);
+	now = ioctl(c->fd, KVM_GET_TSC_KHZ, 0);
+	if (!khz || now <= 0 || (uint32_t)now == khz)
+		return;
+	if (kvm_check_cap(&c->vm->kvm, KVM_CAP_TSC_CONTROL) > 0 &&
+	    ioctl(c->fd, KVM_SET_TSC_KHZ, (unsigned long)khz) == 0)
+		log_info("snapshot", "vCPU %u: TSC scaled to the snapshot's %u kHz", c->id, khz);
+	else
+		log_warn("snapshot", "vCPU %u: the snapshot's TSC ran at %u kHz, this host's at %d "
+			 "kHz and KVM cannot scale it: guest time runs at a different rate", c->id,
+			 khz, now);
+}
+
 static int restore_cpuid(struct vcpu *c, const struct vcpu_recs *v, struct err *e)
 {
 	struct cpuid_table *t;
@@ -501,6 +531,7 @@ int vcpu_restore(struct vcpu *c, struct snap_cursor *cur, struct err *e)
 {
 	struct vcpu_recs v;
 	size_t xs = xsave_size(c);
+	uint64_t tsc;
 	int r = parse_recs(c, cur, &v, e);
 
 	if (r == 0)
@@ -510,20 +541,14 @@ int vcpu_restore(struct vcpu *c, struct snap_cursor *cur, struct err *e)
 	if (v.p[REC_SREGS2]) {
 		if (kvm_check_cap(&c->vm->kvm, KVM_CAP_SREGS2) <= 0)
 			return errf(e, -ENOTSUP, "the snapshot has KVM_SREGS2 state; this host's KVM has no KVM_SET_SREGS2");
-		r = need(c, &v, REC_SREGS2, sizeof(struct kvm_sregs2), e);
-		if (r == 0)
-			r = set_fixed(c, KVM_SET_SREGS2, v.p[REC_SREGS2], sizeof(struct kvm_sregs2),
-				      "KVM_SET_SREGS2", e);
+		r = set_rec(c, &v, REC_SREGS2, KVM_SET_SREGS2, sizeof(struct kvm_sregs2),
+			    "KVM_SET_SREGS2", e);
 	} else {
-		r = need(c, &v, REC_SREGS, sizeof(struct kvm_sregs), e);
-		if (r == 0)
-			r = set_fixed(c, KVM_SET_SREGS, v.p[REC_SREGS], sizeof(struct kvm_sregs),
-				      "KVM_SET_SREGS", e);
+		r = set_rec(c, &v, REC_SREGS, KVM_SET_SREGS, sizeof(struct kvm_sregs),
+			    "KVM_SET_SREGS", e);
 	}
 	if (r == 0)
-		r = need(c, &v, REC_REGS, sizeof(struct kvm_regs), e);
-	if (r == 0)
-		r = set_fixed(c, KVM_SET_REGS, v.p[REC_REGS], sizeof(struct kvm_regs), "KVM_SET_REGS", e);
+		r = set_rec(c, &v, REC_REGS, KVM_SET_REGS, sizeof(struct kvm_regs), "KVM_SET_REGS", e);
 	if (r == 0 && (!v.p[REC_XSAVE] || v.len[REC_XSAVE] < sizeof(struct kvm_xsave)))
 		r = errf(e, -EINVAL, "vCPU %u state: no XSAVE area", c->id);
 	if (r == 0 && v.len[REC_XSAVE] > xs)
@@ -541,53 +566,26 @@ int vcpu_restore(struct vcpu *c, struct snap_cursor *cur, struct err *e)
 		free(buf);
 	}
 	if (r == 0)
-		r = need(c, &v, REC_XCRS, sizeof(struct kvm_xcrs), e);
-	if (r == 0)
-		r = set_fixed(c, KVM_SET_XCRS, v.p[REC_XCRS], sizeof(struct kvm_xcrs), "KVM_SET_XCRS", e);
+		r = set_rec(c, &v, REC_XCRS, KVM_SET_XCRS, sizeof(struct kvm_xcrs), "KVM_SET_XCRS", e);
 	if (r == 0)
 		r = restore_msrs(c, &v, e);
-	if (r == 0) {
-		uint64_t tsc;
-
-		if (saved_msr(&v, MSR_IA32_TSC, &tsc))
-			r = restore_tsc(c, tsc, e);
-	}
+	if (r == 0 && saved_msr(&v, MSR_IA32_TSC, &tsc))
+		r = restore_tsc(c, tsc, e);
 	if (r == 0)
-		r = need(c, &v, REC_MPSTATE, sizeof(struct kvm_mp_state), e);
+		r = set_rec(c, &v, REC_MPSTATE, KVM_SET_MP_STATE, sizeof(struct kvm_mp_state),
+			    "KVM_SET_MP_STATE", e);
 	if (r == 0)
-		r = set_fixed(c, KVM_SET_MP_STATE, v.p[REC_MPSTATE], sizeof(struct kvm_mp_state),
-			      "KVM_SET_MP_STATE", e);
-	if (r == 0)
-		r = need(c, &v, REC_LAPIC, sizeof(struct kvm_lapic_state), e);
-	if (r == 0)
-		r = set_fixed(c, KVM_SET_LAPIC, v.p[REC_LAPIC], sizeof(struct kvm_lapic_state),
-			      "KVM_SET_LAPIC", e);
+		r = set_rec(c, &v, REC_LAPIC, KVM_SET_LAPIC, sizeof(struct kvm_lapic_state),
+			    "KVM_SET_LAPIC", e);
 	if (r == 0)
 		r = restore_tsc_deadline(c, &v, e);
 	if (r == 0)
-		r = need(c, &v, REC_EVENTS, sizeof(struct kvm_vcpu_events), e);
+		r = set_rec(c, &v, REC_EVENTS, KVM_SET_VCPU_EVENTS, sizeof(struct kvm_vcpu_events),
+			    "KVM_SET_VCPU_EVENTS", e);
 	if (r == 0)
-		r = set_fixed(c, KVM_SET_VCPU_EVENTS, v.p[REC_EVENTS], sizeof(struct kvm_vcpu_events),
-			      "KVM_SET_VCPU_EVENTS", e);
+		r = set_rec(c, &v, REC_DEBUGREGS, KVM_SET_DEBUGREGS, sizeof(struct kvm_debugregs),
+			    "KVM_SET_DEBUGREGS", e);
 	if (r == 0)
-		r = need(c, &v, REC_DEBUGREGS, sizeof(struct kvm_debugregs), e);
-	if (r == 0)
-		r = set_fixed(c, KVM_SET_DEBUGREGS, v.p[REC_DEBUGREGS], sizeof(struct kvm_debugregs),
-			      "KVM_SET_DEBUGREGS", e);
-	if (r == 0 && v.p[REC_TSC_KHZ] && v.len[REC_TSC_KHZ] == 4) {
-		uint32_t khz;
-		int now = ioctl(c->fd, KVM_GET_TSC_KHZ, 0);
-
-		memcpy(&khz, v.p[REC_TSC_KHZ], 4);
-		if (khz && now > 0 && (uint32_t)now != khz) {
-			if (kvm_check_cap(&c->vm->kvm, KVM_CAP_TSC_CONTROL) > 0 &&
-			    ioctl(c->fd, KVM_SET_TSC_KHZ, (unsigned long)khz) == 0)
-				log_info("snapshot", "vCPU %u: TSC scaled to the snapshot's %u kHz", c->id, khz);
-			else
-				log_warn("snapshot", "vCPU %u: the snapshot's TSC ran at %u kHz, this "
-					 "host's at %d kHz and KVM cannot scale it: guest time runs at "
-					 "a different rate", c->id, khz, now);
-		}
-	}
+		restore_tsc_khz(c, &v);
 	return r;
 }
