@@ -34,6 +34,22 @@ lodge_cmd() {
 	fi
 }
 
+# with_asan CMD [ARGS...]: run CMD with LODGE set to the ASan+UBSan build
+# (when it was built), a sanitizer report given an exit status of its own
+# (86 ASan, 87 UBSan) so that none looks like a status the case expects.
+with_asan() {
+	wa_lodge=${LODGE_ASAN:-$ROOT/build-asan/lodge}
+	[ -x "$wa_lodge" ] || return 0
+	ASAN_OPTIONS=exitcode=86:detect_leaks=1
+	UBSAN_OPTIONS=halt_on_error=1:exitcode=87:print_stacktrace=1
+	export ASAN_OPTIONS UBSAN_OPTIONS
+	wa_plain=$LODGE
+	LODGE=$wa_lodge
+	"$@"
+	LODGE=$wa_plain
+	unset ASAN_OPTIONS UBSAN_OPTIONS
+}
+
 show_output() {
 	echo "--- stdout (tail)"; tail -n 30 "$TMP/out"
 	echo "--- stderr (tail)"; tail -n 30 "$TMP/err"

@@ -58,17 +58,10 @@ hostile_run() {
 
 # The ASan build first: a host memory error matters more than a deviation
 # from the documented behaviour, which both runs would report alike.
+# A sanitizer report must not look like the guest's status 1 (with_asan).
 asan=${LODGE_ASAN:-$ROOT/build-asan/lodge}
 if [ -x "$asan" ]; then
-	# A sanitizer report must not look like the guest's status 1.
-	ASAN_OPTIONS=exitcode=86:detect_leaks=1
-	UBSAN_OPTIONS=halt_on_error=1:exitcode=87:print_stacktrace=1
-	export ASAN_OPTIONS UBSAN_OPTIONS
-	plain=$LODGE
-	LODGE=$asan
-	hostile_run "ASan lodge"
-	LODGE=$plain
-	unset ASAN_OPTIONS UBSAN_OPTIONS
+	with_asan hostile_run "ASan lodge"
 	"$GUESTS/blkimg" 2048 0 > "$TMP/d0.img" && "$GUESTS/blkimg" 4096 1 > "$TMP/d1.img" ||
 		fail "blkimg failed"
 fi

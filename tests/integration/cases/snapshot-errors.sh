@@ -62,17 +62,7 @@ bad_files() {
 	restore_fails "$TMP/good.state" "$TMP/nonexistent.mem" 'No such file'
 }
 # The ASan build first (a sanitizer report must not look like status 2), then lodge.
-asan=${LODGE_ASAN:-$ROOT/build-asan/lodge}
-if [ -x "$asan" ]; then
-	ASAN_OPTIONS=exitcode=86:detect_leaks=1
-	UBSAN_OPTIONS=halt_on_error=1:exitcode=87:print_stacktrace=1
-	export ASAN_OPTIONS UBSAN_OPTIONS
-	plain=$LODGE
-	LODGE=$asan
-	bad_files
-	LODGE=$plain
-	unset ASAN_OPTIONS UBSAN_OPTIONS
-fi
+with_asan bad_files
 bad_files
 
 # The earlier snapshot still restores.
